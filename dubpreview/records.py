@@ -1,0 +1,171 @@
+"""Typed records that travel between the pipeline's stages.
+
+Every time is in seconds (float) from the start of the scene, every sample rate in Hz.
+Records are plain dataclasses so that they round-trip through ``project.json`` with
+:func:`to_dict` / ``from_dict`` and never travel as loose dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Word:
+    """One recognised word: ``start``/``end`` in seconds, ``probability`` in [0, 1]."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass
+class Segment:
+    """One line of dialogue (an utterance) and everything the dub knows about it.
+
+    Attributes:
+        id: stable index of the line in the scene (0-based).
+        start, end: the source utterance, seconds from scene start.
+        text: the source transcript.
+        words: word timestamps from ASR (may be empty for imported cues).
+        speaker: speaker id (``"S0"`` until diarization assigns one).
+        translation: target language code (ISO 639-1) -> translated text.
+        offset_ms: user override, shifts the dub line (milliseconds, may be negative).
+        speed: user override of the synthesis speed (None = automatic).
+        voice: user override of the synthesis voice (None = the speaker's voice).
+        muted: user override, the line is not dubbed.
+    """
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+    speaker: str = "S0"
+    translation: dict[str, str] = field(default_factory=dict)
+    offset_ms: float = 0.0
+    speed: float | None = None
+    voice: str | None = None
+    muted: bool = False
+
+    @property
+    def duration(self) -> float:
+        """Length of the source utterance in seconds."""
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Segment":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["words"] = [Word(**w) for w in d.get("words", [])]
+        return cls(**d)
+
+
+@dataclass
+class Transcript:
+    """What a :class:`~dubpreview.asr.base.Transcriber` returns.
+
+    ``language`` is the ISO 639-1 code spoken (detected or given),
+    ``language_probability`` the detector's confidence in [0, 1] (1.0 when given),
+    ``duration`` the audio length in seconds.
+    """
+
+    language: str
+    language_probability: float
+    segments: list[Segment]
+    duration: float
+
+
+@dataclass
+class Audio:
+    """Mono or multichannel PCM in memory.
+
+    ``samples`` is float32 in [-1, 1], shape ``(n,)`` for mono or ``(n, channels)``;
+    ``sample_rate`` in Hz.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / float(self.sample_rate)
+
+    def mono(self) -> np.ndarray:
+        """The samples averaged to one channel, shape ``(n,)`` float32."""
+        s = self.samples
+        return (s.mean(axis=1) if s.ndim == 2 else s).astype(np.float32)
+
+    def slice(self, start: float, end: float) -> "Audio":
+        """The part between ``start`` and ``end`` seconds (clamped to the audio)."""
+        a = max(0, int(round(start * self.sample_rate)))
+        b = min(len(self.samples), int(round(end * self.sample_rate)))
+        return Audio(self.samples[a:max(a, b)], self.sample_rate)
+
+
+@dataclass
+class Clip:
+    """One synthesized dub line.
+
+    ``path`` is the cached WAV (mono, ``sample_rate`` Hz); ``duration`` its length in
+    seconds; ``speed`` the native synthesis speed it was made at (1.0 = natural).
+    """
+
+    segment_id: int
+    path: str
+    sample_rate: int
+    duration: float
+    speed: float
+    voice: str
+    text: str
+
+
+@dataclass
+class Placement:
+    """Where a dub line goes in the programme.
+
+    ``start`` in seconds; ``speed`` the synthesis speed chosen; ``duration`` the
+    clip's length at that speed; ``slot`` the time available (own slot plus the
+    borrowed silence up to the next line, minus the guard gap); ``overflow`` how far
+    the line runs past its slot (seconds, >= 0).
+    """
+
+    segment_id: int
+    start: float
+    speed: float
+    duration: float
+    slot: float
+    overflow: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass
+class TimingReport:
+    """Per-line placements and totals; written as ``timing.json``.
+
+    Totals: ``speed_p50``/``speed_p95``/``speed_max`` over dubbed lines, ``share_above_1_2``
+    (fraction of lines above 1.2x), ``overflow_total`` and ``overflow_max`` in seconds,
+    ``lines_overflowing`` (count), and the IWSLT 2023 dubbing-track duration metrics
+    ``m1`` = 1 - mean(|hyp - ref| / ref) and ``m2`` = mean(min(hyp, ref) / max(hyp, ref))
+    with ref = source utterance duration, hyp = dub line duration.
+    """
+
+    placements: list[Placement]
+    totals: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lines": [dict(asdict(p), end=p.end) for p in self.placements],
+            "totals": self.totals,
+        }
