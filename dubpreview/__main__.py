@@ -1,0 +1,5 @@
+import sys
+
+from dubpreview.cli import main
+
+sys.exit(main())

@@ -1,0 +1,363 @@
+"""The orchestrator: scene in, preview out, every stage cached in the project folder.
+
+``dub()`` runs two halves that can also run on their own:
+
+- :func:`analyze` — probe, extract audio, transcribe, translate; writes ``project.json``.
+- :func:`render` — synthesize each line (cached by text, voice, speed, model), fit the
+  timing, mix over the ducked original, write stems and subtitles, remux the preview.
+
+An edit to ``project.json`` (a translation, a line's offset or speed) followed by
+:func:`render` recomputes only the clips whose inputs changed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from dubpreview import languages
+from dubpreview.errors import DubError
+from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, mix, to_segment
+from dubpreview.project.store import Project, cache_key, file_sha256
+from dubpreview.records import Segment, TimingReport
+from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, place, slots
+from dubpreview.util.files import atomic_path, atomic_write_json
+
+Reporter = Callable[[str, str, float], None]
+"""``reporter(stage, status, seconds)``; status is "start", "computed", "cached" or "note"."""
+
+
+@dataclass
+class DubSettings:
+    """What the user chose for a run.
+
+    ``targets``: dub languages (ISO 639-1); ``source_language``: None to detect;
+    ``asr``: transcriber name; ``translator``: backend name or None for automatic;
+    ``translation_file``: a human translation (SRT/VTT) to import; ``hf_model``: a
+    transformers model (hub name or folder); ``voice``: Kokoro voice for every line
+    (None = the language's preset); ``threads``: CPU threads per model.
+    """
+
+    targets: list[str]
+    source_language: str | None = None
+    asr: str = "faster-whisper"
+    translator: str | None = None
+    translation_file: str | None = None
+    hf_model: str | None = None
+    voice: str | None = None
+    threads: int = 2
+    timing: TimingSettings = field(default_factory=TimingSettings)
+    mix: MixSettings = field(default_factory=MixSettings)
+
+    def public(self) -> dict:
+        """The settings as stored in ``project.json``."""
+        return {
+            "targets": self.targets, "source_language": self.source_language, "asr": self.asr,
+            "translator": self.translator, "translation_file": self.translation_file,
+            "hf_model": self.hf_model, "voice": self.voice,
+            "timing": vars(self.timing), "mix": vars(self.mix),
+        }
+
+
+@dataclass
+class DubResult:
+    """What a run produced: the preview, the project folder and its files, the stage log."""
+
+    preview: Path
+    project: Path
+    source_language: str
+    segments: list[Segment]
+    stage_log: list[dict]
+    warnings: list[str]
+    timing: dict[str, dict]
+    outputs: dict[str, Path]
+
+
+class _Stages:
+    """Times each stage, logs it in the project, and tells the reporter."""
+
+    def __init__(self, project: Project, reporter: Reporter | None):
+        self.project = project
+        self.reporter = reporter or (lambda stage, status, seconds: None)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        rec = {"status": "computed", "extra": {}}
+        self.reporter(name, "start", 0.0)
+        t0 = time.perf_counter()
+        yield rec
+        seconds = time.perf_counter() - t0
+        self.project.log(name, rec["status"], seconds, **rec["extra"])
+        self.reporter(name, rec["status"], seconds)
+
+    def note(self, message: str) -> None:
+        self.reporter(message, "note", 0.0)
+
+
+def check_writable(folder: Path) -> None:
+    """Raise DubError unless a file can be created in ``folder`` (created if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dubpreview-write-test-"):
+            pass
+    except OSError as exc:
+        raise DubError(f"cannot write to the output folder {folder} ({exc.strerror}); choose another -o") from None
+
+
+def _targets(settings: DubSettings) -> list[str]:
+    from dubpreview.tts.kokoro import default_synthesizer
+
+    if not settings.targets:
+        raise DubError("no target language given; pass --to LANG, e.g. --to pt")
+    spoken = default_synthesizer().languages()
+    out = []
+    for code in settings.targets:
+        lang = languages.normalize(code)
+        if lang not in spoken:
+            raise DubError(f"cannot dub into '{code}': the embedded voices speak {', '.join(sorted(spoken))}")
+        out.append(lang)
+    return out
+
+
+def default_project_dir(output: Path) -> Path:
+    """``OUT.dubpreview/`` beside the preview (``scene.dub-pt.mp4`` -> ``scene.dub-pt.dubpreview``)."""
+    return output.with_suffix(".dubpreview")
+
+
+def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
+        project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> DubResult:
+    """Dub ``source`` into ``settings.targets`` and write the preview.
+
+    Returns the :class:`DubResult`. Raises :class:`DubError` for bad input (not a media
+    file, no audio, unknown language, output equal to input, unwritable folder, an
+    unsupported language pair); nothing is left half-written.
+    """
+    from dubpreview.media.probe import probe
+    from dubpreview.media.remux import default_output_path
+
+    src = Path(source).expanduser()
+    if not src.exists():
+        raise DubError(f"input file not found: {src}")
+    if src.is_dir():
+        raise DubError(f"{src} is a folder; give a video or audio file")
+    src = src.resolve()
+    targets = _targets(settings)
+    settings.targets = targets
+    if settings.source_language:
+        settings.source_language = languages.normalize(settings.source_language)
+    out = Path(output).expanduser() if output else default_output_path(src, targets)
+    out = out.resolve()
+    if out == src:
+        raise DubError("the output path is the input file; choose another -o")
+    check_writable(out.parent)
+    info = probe(src)
+    proj_dir = Path(project_dir).expanduser().resolve() if project_dir else default_project_dir(out)
+    project = Project.open(proj_dir, src, file_sha256(src))
+    stages = _Stages(project, reporter)
+    project.state["settings"] = settings.public()
+    if settings.source_language:
+        for target in targets:  # fail before any heavy work when the pair cannot be done
+            _translator(settings, settings.source_language, target, transcriber=None, check_only=True)
+    segments, language, audio16 = analyze(src, info, project, settings, stages)
+    warnings: list[str] = list(project.state.get("warnings", []))
+    if not segments:
+        msg = "no speech found in the scene; the preview keeps the original audio only"
+        warnings.append(msg)
+        stages.note(msg)
+    outputs, timing = render(src, info, project, settings, stages, out, segments, language)
+    project.state["outputs"] = {k: str(v) for k, v in outputs.items()}
+    project.save()
+    return DubResult(out, project.root, language, segments, project.stage_log, warnings, timing, outputs)
+
+
+def _translator(settings: DubSettings, source: str, target: str, transcriber, check_only: bool = False):
+    from dubpreview.translate.select import select_translator
+
+    if check_only and settings.translation_file is None and transcriber is None:
+        # whisper-translate needs a transcriber only to run, not to be chosen
+        from dubpreview.asr.select import get_transcriber
+        transcriber = get_transcriber(settings.asr, threads=settings.threads)
+    return select_translator(source, target, backend=settings.translator,
+                             translation_file=settings.translation_file,
+                             transcriber=transcriber, hf_model=settings.hf_model)
+
+
+def analyze(src: Path, info, project: Project, settings: DubSettings,
+            stages: _Stages) -> tuple[list[Segment], str, np.ndarray]:
+    """Extract audio, transcribe and translate (each cached); store segments in the project.
+
+    Returns (segments, source language, 16 kHz mono audio).
+    """
+    from dubpreview.asr.select import get_transcriber
+    from dubpreview.media.extract import load_audio
+
+    with stages.stage("extract audio"):
+        audio16 = load_audio(src, sample_rate=16000, channels=1).samples
+    transcriber = get_transcriber(settings.asr, threads=settings.threads)
+    sha = project.state["source"]["sha256"]
+    key = cache_key(source=sha, asr=transcriber.name, model=transcriber.model_id,
+                    language=settings.source_language)
+    with stages.stage(f"transcribe ({transcriber.name})") as st:
+        cached = project.get_json("asr", key)
+        if cached is None:
+            tr = transcriber.transcribe(audio16, language=settings.source_language)
+            cached = {"language": tr.language, "language_probability": tr.language_probability,
+                      "segments": [s.to_dict() for s in tr.segments]}
+            project.put_json("asr", key, cached)
+        else:
+            st["status"] = "cached"
+        st["extra"] = {"segments": len(cached["segments"]), "language": cached["language"]}
+    language = cached["language"]
+    segments = [Segment.from_dict(d) for d in cached["segments"]]
+    edits = {d["id"]: d for d in project.state.get("segments", []) if project.state.get("asr_key") == key}
+    project.state["asr_key"] = key
+    project.state["source_language"] = language
+    project.state["duration"] = info.duration
+    warnings: list[str] = []
+    for target in settings.targets:
+        if not segments:
+            break
+        translator = _translator(settings, language, target, transcriber)
+        tkey = cache_key(source=sha, backend=translator.name, pair=[language, target],
+                         texts=[s.text for s in segments], spans=[[s.start, s.end] for s in segments],
+                         file=file_sha256(settings.translation_file) if settings.translation_file else None,
+                         model=settings.hf_model)
+        with stages.stage(f"translate {language}->{target} ({translator.name})") as st:
+            texts = project.get_json("translate", tkey)
+            if texts is None:
+                texts = translator.translate(segments, language, target, audio=audio16)
+                project.put_json("translate", tkey, texts)
+            else:
+                st["status"] = "cached"
+        warnings += list(getattr(translator, "warnings", []))
+        for seg, text in zip(segments, texts):
+            seg.translation[target] = text
+    for seg in segments:  # user edits made in project.json win over the automatic values
+        old = edits.get(seg.id)
+        if old:
+            seg.translation.update({k: v for k, v in old.get("translation", {}).items()
+                                    if k in (old.get("edited") or [])})
+            seg.offset_ms, seg.speed = old.get("offset_ms", 0.0), old.get("speed")
+            seg.voice, seg.muted = old.get("voice"), old.get("muted", False)
+    project.state["segments"] = [dict(s.to_dict(), edited=(edits.get(s.id) or {}).get("edited", []))
+                                 for s in segments]
+    project.state["warnings"] = warnings
+    project.save()
+    return segments, language, audio16
+
+
+def _clip(project: Project, synth, text: str, lang: str, voice: str, speed: float,
+          counts: dict[str, int]) -> tuple[np.ndarray, Path]:
+    key = cache_key(text=text, lang=lang, voice=voice, speed=round(speed, 4), model=synth.model_id)
+    hit = project.get_audio("clips", key)
+    if hit is not None:
+        counts["cached"] += 1
+        return hit[0], project.cache_path("clips", key, "wav")
+    counts["computed"] += 1
+    samples = synth.synthesize(text, lang, voice, speed)
+    return samples, project.put_audio("clips", key, samples, synth.sample_rate)
+
+
+def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
+                       settings: DubSettings, stages: _Stages) -> tuple[TimingReport, list[MixedLine]]:
+    """Synthesize every dubbed line of ``lang`` at the speed that fits its slot; place them.
+
+    Returns the timing report and the lines ready to mix.
+    """
+    from tqdm import tqdm
+
+    from dubpreview.tts.kokoro import default_synthesizer
+    from dubpreview.tts.voices import default_voice
+
+    synth = default_synthesizer(settings.threads)
+    voice = settings.voice or default_voice(lang)
+    active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip()]
+    slot_s = slots(active, duration, settings.timing.guard_s)
+    counts = {"computed": 0, "cached": 0}
+    samples_by_line, durations, speeds = [], [], []
+    with stages.stage(f"synthesize {lang} ({synth.name}, {voice})") as st:
+        for seg, slot in tqdm(list(zip(active, slot_s)), desc=f"synthesize {lang}", unit="line",
+                              leave=False, disable=None):
+            text, v = seg.translation[lang], seg.voice or voice
+            speed = seg.speed or 1.0
+            samples, _ = _clip(project, synth, text, lang, v, speed, counts)
+            if seg.speed is None:
+                candidate = first_speed(len(samples) / synth.sample_rate, slot, settings.timing)
+                for _ in range(3):
+                    if candidate is None or candidate == speed:
+                        break
+                    speed = candidate
+                    samples, _ = _clip(project, synth, text, lang, v, speed, counts)
+                    candidate = next_speed(speed, len(samples) / synth.sample_rate, slot, settings.timing)
+            samples_by_line.append(samples)
+            durations.append(len(samples) / synth.sample_rate)
+            speeds.append(speed)
+        st["status"] = "cached" if counts["computed"] == 0 else "computed"
+        st["extra"] = dict(counts)
+    report = place(active, durations, speeds, slot_s, settings.timing)
+    lines = [MixedLine(p.start, s, synth.sample_rate, seg.start, seg.end)
+             for p, s, seg in zip(report.placements, samples_by_line, active)]
+    return report, lines
+
+
+def _export_wav(samples: np.ndarray, path: Path) -> Path:
+    """16-bit WAV at :data:`MIX_RATE` through pydub, written atomically."""
+    if samples.ndim == 2:
+        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+        from pydub import AudioSegment
+        seg = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2, channels=samples.shape[1])
+    else:
+        seg = to_segment(samples, MIX_RATE)
+    with atomic_path(path) as tmp:
+        seg.export(tmp, format="wav")
+    return path
+
+
+def render(src: Path, info, project: Project, settings: DubSettings, stages: _Stages, out: Path,
+           segments: list[Segment], language: str) -> tuple[dict[str, Path], dict[str, dict]]:
+    """Synthesize, fit, mix, write stems and subtitles, remux. Returns (outputs, timing per language)."""
+    from dubpreview.media.extract import load_audio
+    from dubpreview.media.remux import AudioTrack, SubtitleTrack, write_preview
+    from dubpreview.subtitles import cues_from_segments, write_srt, write_vtt
+
+    root = project.root
+    outputs: dict[str, Path] = {}
+    timing: dict[str, dict] = {}
+    audio_tracks, subtitle_tracks = [], []
+    with stages.stage("load original audio"):
+        original = load_audio(src, sample_rate=MIX_RATE, channels=2).samples
+    duration = len(original) / MIX_RATE
+    for i, lang in enumerate(settings.targets if segments else []):
+        report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages)
+        timing[lang] = report.to_dict()
+        with stages.stage(f"mix {lang}"):
+            stem = dub_stem(lines, original.mean(axis=1), duration, settings.mix)
+            programme = mix(original, stem, [(p.start, p.end) for p in report.placements], settings.mix)
+            outputs[f"dub_stem_{lang}"] = _export_wav(stem, root / f"dub.{lang}.wav")
+            outputs[f"mix_{lang}"] = _export_wav(programme, root / f"mix.{lang}.wav")
+        audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0))
+        for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):
+            outputs[f"subtitles_{lang}_{ext}"] = root / f"subtitles.{lang}.{ext}"
+            writer(cues_from_segments(segments, lang), outputs[f"subtitles_{lang}_{ext}"])
+        subtitle_tracks.append(SubtitleTrack(outputs[f"subtitles_{lang}_srt"], lang, languages.name(lang)))
+    if segments:
+        for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):
+            outputs[f"subtitles_{language}_source_{ext}"] = root / f"subtitles.source-{language}.{ext}"
+            writer(cues_from_segments(segments), outputs[f"subtitles_{language}_source_{ext}"])
+        subtitle_tracks.append(SubtitleTrack(outputs[f"subtitles_{language}_source_srt"], language,
+                                             f"{languages.name(language)} (original)"))
+        atomic_write_json(root / "timing.json", {"languages": timing})
+        outputs["timing"] = root / "timing.json"
+    audio_tracks.append(AudioTrack(None, language, f"Original ({languages.name(language)})", not audio_tracks))
+    with stages.stage("remux preview"):
+        write_preview(src, info, out, audio_tracks, subtitle_tracks)
+    outputs["preview"] = out
+    project.state["timing"] = {k: v["totals"] for k, v in timing.items()}
+    return outputs, timing

