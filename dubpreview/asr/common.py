@@ -94,7 +94,7 @@ def _clip_of(start: float, end: float, clips: list[tuple[float, float]]) -> tupl
 
 
 def _clamp(t: float, lo: float, hi: float) -> float:
-    return round(min(max(t, lo), hi), 3)
+    return round(float(min(max(t, lo), hi)), 3)
 
 
 def finish_segments(raw: list[Segment], clips: list[tuple[float, float]]) -> list[Segment]:

@@ -25,7 +25,8 @@ ENV_VAR = "DUBPREVIEW_FFMPEG"
 
 # ffmpeg's closing lines that only say *that* it failed, not *why*.
 _GENERIC = re.compile(
-    r"^(conversion failed|error opening (input|output) files?|error opening output file|"
+    r"^(conversion failed|error opening (input|output) files?|error opening (input|output) file |"
+    r"error parsing options for|failed to set value|to ignore this, add a trailing|error selecting an encoder|"
     r"error while (opening encoder|filtering|decoding|processing)|"
     r"could not write header|nothing was written|exiting normally|"
     r"error (initializing|configuring) (output stream|filter|the filter)|"

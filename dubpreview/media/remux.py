@@ -1,0 +1,452 @@
+"""Writing the preview: the source's video copied, the dub and original audio, soft subtitles.
+
+One ffmpeg run (ffmpeg-python graph) builds the preview:
+
+* the first video stream of the source is **copied** (its packets are bit-identical;
+  no re-encode, no quality loss, seconds for a feature-length file);
+* the audio tracks follow in the order given — the dub first and marked default,
+  the original after it. A track read from a file (the dub WAV) is padded with
+  silence or cut to the scene's duration and encoded to AAC 48 kHz stereo 192 kb/s
+  (Opus in WebM, which cannot hold AAC). The source's own audio is copied when its
+  codec suits the container (AAC in MP4/MOV/M4A; Opus/Vorbis in WebM; almost
+  anything in MKV), else encoded the same way at its own channel count;
+* each SRT becomes a soft subtitle track: ``mov_text`` in MP4/MOV/M4A, ``srt`` in
+  MKV, ``webvtt`` in WebM; none is flagged default; cues are taken as they are (an
+  SRT running past the scene makes the container report the longer duration);
+* every audio and subtitle track carries an ISO 639-2/B language tag (``por``, ``cze``;
+  in MOV QuickTime's spelling where it differs, e.g. ``ces``, ``fra``) and a title.
+
+The source's own subtitle streams, data streams and any further video streams are
+not carried over. Containers are picked from the output suffix:
+
+======== ========== =================== ===========================================
+suffix   muxer      subtitles           video it can hold (FFmpeg's muxer table)
+======== ========== =================== ===========================================
+.mp4     mp4        mov_text            H.264, HEVC, AV1, VP9, MPEG-4… (not VP8/Theora)
+.m4v     mp4        mov_text            as .mp4
+.mov     mov        mov_text            as .mp4 plus ProRes (not VP8)
+.mkv     matroska   srt                 almost anything
+.webm    webm       webvtt              VP8, VP9, AV1 only
+.m4a     ipod       mov_text            none: audio-only sources only
+.mka     matroska   srt                 none: audio-only sources only
+======== ========== =================== ===========================================
+
+Known limit of MP4/MOV/M4A: ffmpeg's MP4 muxer marks the first track of each kind
+"enabled" when none is default, and readers (FFmpeg, mpv) report that as the
+default flag, so the first subtitle track of an MP4 reads back as default even
+though none was asked for. MKV and WebM keep "no default subtitle" exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import av
+import ffmpeg as ffmpeg_python
+
+from dubpreview.errors import DubError
+from dubpreview.languages import iso639_2
+from dubpreview.media.ffmpeg import run
+from dubpreview.media.probe import MediaInfo, probe
+from dubpreview.util.files import atomic_path
+
+DUB_SAMPLE_RATE = 48000  # Hz, every encoded audio track
+DUB_CHANNELS = 2
+DUB_BITRATE = "192k"
+
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wma", ".mka"})
+"""Suffixes taken as audio-only by :func:`default_output_path` when no probe is at hand."""
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """One audio track of the preview, in output order.
+
+    Attributes:
+        path: an audio file to encode (the dub WAV), or None for the source's own audio.
+        language: ISO 639-1 code (``"pt"``); written as ISO 639-2 (``"por"``).
+        title: the track name players show (``"Portuguese (dub)"``).
+        default: the track players pick first; the first track marked wins, and the
+            first track is the default when none is marked.
+        stream_index: with ``path=None``, the source's audio stream (container index,
+            ``AudioStream.index``); None = the first audio stream.
+    """
+
+    path: str | os.PathLike | None
+    language: str
+    title: str
+    default: bool = False
+    stream_index: int | None = None
+
+
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """One soft subtitle track: an ``.srt`` file, its ISO 639-1 ``language`` and ``title``."""
+
+    path: str | os.PathLike
+    language: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _Container:
+    """How to write one output suffix."""
+
+    muxer: str
+    subtitle_codec: str
+    audio_encoder: str  # for tracks that are encoded
+    copy_audio: frozenset[str]  # source audio codecs that are copied as they are
+    holds_video: bool = True
+    mp4_family: bool = False  # takes -movflags +faststart (index first, plays while loading)
+    mac_languages: bool = False  # QuickTime: language tags from the Macintosh table only
+
+
+# ffmpeg's MOV muxer writes a language only when it is in QuickTime's Macintosh table,
+# whose spellings differ from ISO 639-2/B for these (else the track reads "und").
+_MAC_LANGUAGE = {"fre": "fra", "cze": "ces", "swe": "sve", "rum": "ron", "slo": "slk", "hrv": "hr "}
+
+# In FFmpeg's tag table but refused when writing ("VP8 muxing is currently not supported").
+_REFUSED_VIDEO = {"mov": frozenset({"vp8"})}
+
+_MP4_COPY = frozenset({"aac", "alac", "mp3", "ac3", "eac3"})
+_MKV_COPY = frozenset({"aac", "alac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "dts", "truehd",
+                       "pcm_s16le", "pcm_s24le", "pcm_f32le"})
+_WEBM_COPY = frozenset({"opus", "vorbis"})
+
+CONTAINERS: dict[str, _Container] = {
+    ".mp4": _Container("mp4", "mov_text", "aac", _MP4_COPY, mp4_family=True),
+    ".m4v": _Container("mp4", "mov_text", "aac", _MP4_COPY, mp4_family=True),
+    ".mov": _Container("mov", "mov_text", "aac", _MP4_COPY, mp4_family=True, mac_languages=True),
+    ".mkv": _Container("matroska", "srt", "aac", _MKV_COPY),
+    ".webm": _Container("webm", "webvtt", "libopus", _WEBM_COPY),
+    ".m4a": _Container("ipod", "mov_text", "aac", frozenset({"aac", "alac"}), holds_video=False, mp4_family=True),
+    ".mka": _Container("matroska", "srt", "aac", _MKV_COPY, holds_video=False),
+}
+
+
+def default_output_path(
+    source: str | os.PathLike, target_langs: str | Sequence[str], info: MediaInfo | None = None
+) -> Path:
+    """Where the preview goes by default: beside the source, ``<stem>.dub-<langs><suffix>``.
+
+    ``scene.mp4`` -> ``scene.dub-pt.mp4``; two languages -> ``scene.dub-pt-es.mp4``;
+    an audio-only source -> ``.m4a``; a source whose container this module does not
+    write (``.avi``, ``.ts``…) or whose video codec its own container type cannot
+    hold here -> ``.mkv``. With ``info`` (from :func:`probe`) audio-only is decided by
+    the streams, else by the suffix.
+    """
+    src = Path(source)
+    langs = [target_langs] if isinstance(target_langs, str) else list(target_langs)
+    tag = "dub-" + "-".join(lang.lower() for lang in langs) if langs else "dub"
+    return src.with_name(f"{src.stem}.{tag}{_default_suffix(src, info)}")
+
+
+def _default_suffix(src: Path, info: MediaInfo | None) -> str:
+    suffix = src.suffix.lower()
+    audio_only = info.is_audio_only if info is not None else suffix in AUDIO_SUFFIXES
+    if audio_only:
+        return ".m4a"
+    box = CONTAINERS.get(suffix)
+    if box is None or not box.holds_video:
+        return ".mkv"
+    if info is not None and info.video and not holds_video_codec(box, info.video[0].codec):
+        return ".mkv"
+    return suffix
+
+
+def write_preview(
+    source: str | os.PathLike,
+    info: MediaInfo | None,
+    out_path: str | os.PathLike,
+    audio_tracks: Sequence[AudioTrack],
+    subtitle_tracks: Sequence[SubtitleTrack] = (),
+) -> Path:
+    """Remux ``source`` with ``audio_tracks`` and ``subtitle_tracks`` into ``out_path``.
+
+    Args:
+        source: the scene (MP4/MOV/MKV/WebM video, or WAV/MP3/M4A/OGG/OPUS/FLAC audio).
+        info: :func:`probe` of ``source`` (None = probe it here).
+        out_path: the preview; its suffix picks the container (see the module table).
+        audio_tracks: in output order; at least one.
+        subtitle_tracks: ``.srt`` files, in output order.
+
+    Returns:
+        ``out_path`` as a :class:`~pathlib.Path`, complete (written under a temporary
+        name and renamed only on success).
+
+    Raises:
+        DubError: the output path is the input, a track file or a folder; the output folder
+            cannot be written; the suffix is not a supported container; the container
+            cannot hold the source's video codec; a track file is missing; ffmpeg fails.
+            On any failure nothing is left in the output folder.
+        ValueError: ``audio_tracks`` is empty.
+    """
+    if not audio_tracks:
+        raise ValueError("write_preview needs at least one audio track")
+    src, out = Path(source), Path(out_path)
+    info = info if info is not None else probe(src)
+    _refuse_overwriting_inputs(out, src, audio_tracks, subtitle_tracks)
+    box = _container_for(out, info)
+    _check_track_files(info, audio_tracks, subtitle_tracks)
+    created = _prepare_output_folder(out.parent)
+    try:
+        with atomic_path(out) as tmp:
+            tmp.unlink()  # let ffmpeg create it: mkstemp's placeholder is mode 0600, ffmpeg's follows the umask
+            graph = _build_graph(src, info, tmp, box, audio_tracks, subtitle_tracks)
+            run(graph, f"write the preview {out.name}")
+            _verify(tmp, info, audio_tracks, subtitle_tracks)
+    except BaseException:
+        _remove_dirs(created)
+        raise
+    return out
+
+
+# --- checks before anything is written ------------------------------------------------
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _refuse_overwriting_inputs(
+    out: Path, src: Path, audio_tracks: Iterable[AudioTrack], subtitle_tracks: Iterable[SubtitleTrack]
+) -> None:
+    """Raise DubError when ``out`` is the source, one of the track files, or a folder."""
+    if out.is_dir():
+        raise DubError(f"the output path {out} is a folder; give a file name such as {out / 'preview.mp4'}")
+    if _same_file(out, src):
+        raise DubError(f"the output path is the input file ({src}); choose another -o")
+    for track in [*audio_tracks, *subtitle_tracks]:
+        if track.path is not None and _same_file(out, Path(track.path)):
+            raise DubError(f"the output path is the input file {track.path}; choose another -o")
+
+
+def _check_track_files(
+    info: MediaInfo, audio_tracks: Sequence[AudioTrack], subtitle_tracks: Sequence[SubtitleTrack]
+) -> None:
+    """Open every track file's headers (and check source streams) before ffmpeg runs.
+
+    Raises:
+        DubError: a dub file is missing or has no audio; a subtitle file is missing or
+            not subtitles; a source track names an audio stream the source lacks.
+    """
+    for track in audio_tracks:
+        if track.path is None:
+            info.audio_stream(track.stream_index)
+        else:
+            probe(track.path, scan=False)
+    for sub in subtitle_tracks:
+        if not probe(sub.path, scan=False, require_audio=False).subtitles:
+            raise DubError(f"{sub.path} is not a subtitle file; give an .srt file")
+
+
+def _container_for(out: Path, info: MediaInfo) -> _Container:
+    """The container for ``out``'s suffix, checked against the source's video codec.
+
+    Raises:
+        DubError: unknown suffix, a video source into an audio-only container, or a
+            video codec the container cannot hold (naming containers that can).
+    """
+    suffix = out.suffix.lower()
+    box = CONTAINERS.get(suffix)
+    if box is None:
+        raise DubError(
+            f"cannot write a '{out.suffix or out.name}' preview; end -o with .mp4, .mkv, .mov or .webm "
+            "(.m4a for audio-only sources)"
+        )
+    if info.is_audio_only:
+        return box
+    if not box.holds_video:
+        raise DubError(f"{info.path} has video but {suffix} holds audio only; end -o with .mp4 or .mkv")
+    codec = info.video[0].codec
+    if not holds_video_codec(box, codec):
+        fits = [s for s in (".mkv", ".mp4", ".mov", ".webm") if holds_video_codec(CONTAINERS[s], codec)]
+        instead = " or ".join(fits) if fits else "another container"
+        raise DubError(
+            f"{suffix} cannot hold the {codec} video of {info.path} without re-encoding it; end -o with {instead}"
+        )
+    return box
+
+
+def holds_video_codec(box: _Container, codec: str) -> bool:
+    """True when ``box`` can take a stream copy of ``codec`` video."""
+    return box.holds_video and codec in muxer_codecs(box.muxer) and codec not in _REFUSED_VIDEO.get(box.muxer, ())
+
+
+@lru_cache(maxsize=None)
+def muxer_codecs(muxer: str) -> frozenset[str]:
+    """Codec names FFmpeg's ``muxer`` accepts (its codec-tag table, via PyAV's bundled FFmpeg)."""
+    with av.open(io.BytesIO(), mode="w", format=muxer) as probe_out:
+        return frozenset(probe_out.supported_codecs)
+
+
+def _prepare_output_folder(folder: Path) -> list[Path]:
+    """Make sure ``folder`` exists and takes new files; return the folders created (deepest last).
+
+    Raises:
+        DubError: naming the folder, when a part of its path is a file or it is not writable.
+    """
+    folder = folder if str(folder) else Path(".")
+    missing: list[Path] = []
+    probe_dir = folder
+    while not probe_dir.exists():
+        missing.append(probe_dir)
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise DubError(f"cannot write into the folder {folder}: {probe_dir} is a file, not a folder; choose another -o")
+    _check_writable(probe_dir, folder)
+    created: list[Path] = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except OSError as exc:
+            _remove_dirs(created)
+            raise DubError(f"cannot create the output folder {folder} ({exc.strerror}); choose another -o") from None
+        created.append(d)
+    return created
+
+
+def _check_writable(existing: Path, folder: Path) -> None:
+    """Create and delete a scratch file in ``existing`` (works for root, read-only mounts, ACLs)."""
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise DubError(f"the output folder {folder} is not writable ({exc.strerror}); choose another -o") from None
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    """Remove the folders :func:`_prepare_output_folder` made, deepest first, if empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+# --- the ffmpeg graph -----------------------------------------------------------------
+
+
+def _default_index(audio_tracks: Sequence[AudioTrack]) -> int:
+    """Position of the default audio track: the first marked one, else 0."""
+    return next((i for i, t in enumerate(audio_tracks) if t.default), 0)
+
+
+def _build_graph(
+    src: Path, info: MediaInfo, out: Path, box: _Container,
+    audio_tracks: Sequence[AudioTrack], subtitle_tracks: Sequence[SubtitleTrack],
+):
+    """The ffmpeg-python output node writing ``out`` (options as in the module docstring)."""
+    source = ffmpeg_python.input(str(src))
+    streams: list = []
+    opts: dict[str, object] = {}
+    if not info.is_audio_only:
+        streams.append(source[str(info.video[0].index)])
+        opts["c:v"] = "copy"
+    default = _default_index(audio_tracks)
+    from_files = _file_streams(audio_tracks, info.duration)
+    for k, track in enumerate(audio_tracks):
+        out_index = len(streams)
+        if track.path is None:
+            streams.append(_source_audio(source, info, track, box, k, opts))
+        else:
+            streams.append(from_files[k])
+            _encode(opts, k, box, channels=DUB_CHANNELS)
+        _tag(opts, "a", k, out_index, _language_tag(track.language, box), track.title)
+        opts[f"disposition:a:{k}"] = "default" if k == default else "0"
+    for k, sub in enumerate(subtitle_tracks):
+        out_index = len(streams)
+        streams.append(ffmpeg_python.input(str(sub.path))["s:0"])
+        _tag(opts, "s", k, out_index, _language_tag(sub.language, box), sub.title)
+        opts[f"disposition:s:{k}"] = "0"
+    if subtitle_tracks:
+        opts["c:s"] = box.subtitle_codec
+    if box.mp4_family:
+        opts["movflags"] = "+faststart"
+    return ffmpeg_python.output(*streams, str(out), format=box.muxer, **opts)
+
+
+def _source_audio(source, info: MediaInfo, track: AudioTrack, box: _Container, k: int, opts: dict):
+    """Output audio stream k taken from the source: copied when the container suits its codec."""
+    original = info.audio_stream(track.stream_index)
+    if original.codec in box.copy_audio and original.codec in muxer_codecs(box.muxer):
+        opts[f"c:a:{k}"] = "copy"
+    else:
+        _encode(opts, k, box, channels=None)
+    return source[str(original.index)]
+
+
+def _file_streams(audio_tracks: Sequence[AudioTrack], duration: float) -> dict[int, object]:
+    """Track position -> its file's audio, padded with silence or cut to ``duration`` seconds.
+
+    ffmpeg-python merges identical nodes, so a file used by two tracks is read once
+    and split (``asplit``) rather than given two inputs.
+    """
+    positions: dict[str, list[int]] = {}
+    for k, track in enumerate(audio_tracks):
+        if track.path is not None:
+            positions.setdefault(os.path.realpath(track.path), []).append(k)
+    streams: dict[int, object] = {}
+    for path, ks in positions.items():
+        stream = ffmpeg_python.input(path).audio
+        if duration > 0:
+            stream = stream.filter("apad", whole_dur=f"{duration:.6f}").filter("atrim", duration=f"{duration:.6f}")
+        if len(ks) == 1:
+            streams[ks[0]] = stream
+        else:
+            split = stream.filter_multi_output("asplit", len(ks))
+            streams.update({k: split.stream(i) for i, k in enumerate(ks)})
+    return streams
+
+
+def _encode(opts: dict, k: int, box: _Container, channels: int | None) -> None:
+    """Options encoding output audio stream k at 48 kHz, 192 kb/s (channels None = keep)."""
+    opts[f"c:a:{k}"] = box.audio_encoder
+    opts[f"b:a:{k}"] = DUB_BITRATE
+    opts[f"ar:a:{k}"] = DUB_SAMPLE_RATE
+    if channels:
+        opts[f"ac:a:{k}"] = channels
+
+
+def _language_tag(language: str, box: _Container) -> str:
+    """The container's language tag for an ISO 639-1 code (ISO 639-2/B; QuickTime spelling in MOV)."""
+    tag = iso639_2(language)
+    return _MAC_LANGUAGE.get(tag, tag) if box.mac_languages else tag
+
+
+def _tag(opts: dict, kind: str, k: int, out_index: int, language_tag: str, title: str) -> None:
+    """Language tag and title of an output stream.
+
+    ffmpeg-python takes options as a dict, so one option name cannot repeat; the
+    language goes through the per-type specifier (``metadata:s:a:0``) and the title
+    through the absolute one (``metadata:s:1``), two names for the same stream.
+    """
+    opts[f"metadata:s:{kind}:{k}"] = f"language={language_tag}"
+    opts[f"metadata:s:{out_index}"] = f"title={title}"
+
+
+def _verify(tmp: Path, info: MediaInfo, audio_tracks: Sequence, subtitle_tracks: Sequence) -> None:
+    """Check the written file holds the expected streams.
+
+    Raises:
+        DubError: ffmpeg exited cleanly but the stream layout is not what was asked for.
+    """
+    got = probe(tmp, scan=False)
+    want = (0 if info.is_audio_only else 1, len(audio_tracks), len(subtitle_tracks))
+    have = (len(got.video), len(got.audio), len(got.subtitles))
+    if have != want:
+        raise DubError(
+            f"could not write the preview: it came out with {have[0]} video, {have[1]} audio and "
+            f"{have[2]} subtitle streams instead of {want[0]}, {want[1]} and {want[2]}"
+        )
