@@ -42,14 +42,14 @@ def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
 
 
 def child_asr(scene: str, backend: str, threads: int) -> dict:
-    from dubpreview.asr.select import get_transcriber
     from dubpreview.cli import DEMO_SCENES, demo_dir
     from dubpreview.media.extract import load_audio
+    from dubpreview.pipeline import DubSettings, transcriber_for
 
     spec = DEMO_SCENES[scene]
     audio = load_audio(demo_dir() / spec["file"], sample_rate=16000, channels=1).samples
     t0 = time.perf_counter()
-    tr = get_transcriber(backend, threads=threads)
+    tr = transcriber_for(DubSettings(targets=[], asr=backend, threads=threads))
     tr.transcribe(audio[:16000], language=spec["from"])  # load the model and warm up
     load = time.perf_counter() - t0
     t1 = time.perf_counter()

@@ -28,8 +28,8 @@ def main() -> None:
 
     import jiwer
 
-    from dubpreview.asr.select import get_transcriber
     from dubpreview.mix.duck import resample
+    from dubpreview.pipeline import DubSettings, transcriber_for
     from dubpreview.records import Segment
     from dubpreview.translate.bergamot import BergamotTranslator
     from dubpreview.tts.kokoro import default_synthesizer
@@ -39,7 +39,7 @@ def main() -> None:
     texts = {lang: [s["text"][lang] for s in lines] for lang in ("en", "es", "fr", "it")}
     segs = [Segment(i, 0, 1, t) for i, t in enumerate(texts["en"])]
     texts["pt"] = BergamotTranslator().translate(segs, "en", "pt")
-    synth, asr = default_synthesizer(), get_transcriber("faster-whisper")
+    synth, asr = default_synthesizer(), transcriber_for(DubSettings(targets=[]))
     norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
     voices = synth.voices()
     print("| language | " + " | ".join(voices) + " | best |\n|---|" + "---:|" * len(voices) + "---|")

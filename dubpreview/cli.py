@@ -39,18 +39,20 @@ def demo_dir() -> Path:
 class ConsoleReporter:
     """Prints one line per stage on stderr: name, computed/cached, seconds."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
 
     def __call__(self, stage: str, status: str, seconds: float) -> None:
         if status == "start":
-            self.stream.write(f"  … {stage}\r")
+            if self.stream.isatty():
+                self.stream.write(f"  … {stage}\r")
         elif status == "note":
             self.stream.write(f"  ! {stage}\n")
         else:
             mark = "✓" if status == "computed" else "↺"
             label = f"{seconds:6.1f} s" if status == "computed" else "cached"
-            self.stream.write(f"  {mark} {stage:<52} {label}\n")
+            clear = "\r\033[K" if self.stream.isatty() else ""
+            self.stream.write(f"{clear}  {mark} {stage:<52} {label}\n")
         self.stream.flush()
 
 
@@ -102,22 +104,20 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
                        timing=TimingSettings(max_speed=args.max_speed), mix=MixSettings())
 
 
-def _run(source: Path, settings, output, project, out=sys.stdout) -> None:
+def _run(source: Path, settings, output, project) -> None:
     from dubpreview.pipeline import dub
 
     t0 = time.perf_counter()
     print(f"dubpreview: {source.name} -> {', '.join(settings.targets)}", file=sys.stderr)
     result = dub(source, settings, output=output, project_dir=project, reporter=ConsoleReporter())
     seconds = time.perf_counter() - t0
-    for w in result.warnings:
-        print(f"  ! {w}", file=sys.stderr)
     for lang, rep in result.timing.items():
         tot = rep["totals"]
         if tot.get("lines"):
             print(f"  timing {lang}: {tot['lines']} lines, speed p50 {tot['speed_p50']:.2f} max {tot['speed_max']:.2f}, "
                   f"{tot['lines_overflowing']} overflowing (max {tot['overflow_max']:.2f} s)", file=sys.stderr)
     print(f"  done in {seconds:.1f} s; project: {result.project}", file=sys.stderr)
-    print(f"preview: {result.preview}", file=out)
+    print(f"preview: {result.preview}")
 
 
 def cmd_dub(args) -> None:

@@ -158,23 +158,31 @@ def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathL
         raise DubError("the output path is the input file; choose another -o")
     check_writable(out.parent)
     info = probe(src)
+    if settings.source_language:
+        for target in targets:  # fail before any work or output when the pair cannot be done
+            _translator(settings, settings.source_language, target, transcriber=None, check_only=True)
     proj_dir = Path(project_dir).expanduser().resolve() if project_dir else default_project_dir(out)
     project = Project.open(proj_dir, src, file_sha256(src))
     stages = _Stages(project, reporter)
     project.state["settings"] = settings.public()
-    if settings.source_language:
-        for target in targets:  # fail before any heavy work when the pair cannot be done
-            _translator(settings, settings.source_language, target, transcriber=None, check_only=True)
     segments, language, audio16 = analyze(src, info, project, settings, stages)
     warnings: list[str] = list(project.state.get("warnings", []))
     if not segments:
-        msg = "no speech found in the scene; the preview keeps the original audio only"
-        warnings.append(msg)
-        stages.note(msg)
+        warnings.append("no speech found in the scene; the preview keeps the original audio only")
+    for message in warnings:
+        stages.note(message)
     outputs, timing = render(src, info, project, settings, stages, out, segments, language)
     project.state["outputs"] = {k: str(v) for k, v in outputs.items()}
     project.save()
     return DubResult(out, project.root, language, segments, project.stage_log, warnings, timing, outputs)
+
+
+def transcriber_for(settings: DubSettings):
+    """The run's transcriber (one per backend and thread count per process)."""
+    from dubpreview.asr.select import get_transcriber
+
+    threads = {"faster-whisper": "cpu_threads", "openai-whisper": "threads"}.get(settings.asr, "threads")
+    return get_transcriber(settings.asr, **{threads: settings.threads})
 
 
 def _translator(settings: DubSettings, source: str, target: str, transcriber, check_only: bool = False):
@@ -182,8 +190,7 @@ def _translator(settings: DubSettings, source: str, target: str, transcriber, ch
 
     if check_only and settings.translation_file is None and transcriber is None:
         # whisper-translate needs a transcriber only to run, not to be chosen
-        from dubpreview.asr.select import get_transcriber
-        transcriber = get_transcriber(settings.asr, threads=settings.threads)
+        transcriber = transcriber_for(settings)
     return select_translator(source, target, backend=settings.translator,
                              translation_file=settings.translation_file,
                              transcriber=transcriber, hf_model=settings.hf_model)
@@ -195,12 +202,11 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
 
     Returns (segments, source language, 16 kHz mono audio).
     """
-    from dubpreview.asr.select import get_transcriber
     from dubpreview.media.extract import load_audio
 
     with stages.stage("extract audio"):
         audio16 = load_audio(src, sample_rate=16000, channels=1).samples
-    transcriber = get_transcriber(settings.asr, threads=settings.threads)
+    transcriber = transcriber_for(settings)
     sha = project.state["source"]["sha256"]
     key = cache_key(source=sha, asr=transcriber.name, model=transcriber.model_id,
                     language=settings.source_language)

@@ -94,12 +94,12 @@ def test_project_folder_and_timing_report(run):
 @pytest.mark.slow
 def test_dub_is_intelligible_portuguese(run):
     """Whisper (language detected) transcribes the dub stem back as Portuguese close to the text."""
-    from dubpreview.asr.select import get_transcriber
     from dubpreview.media.extract import load_audio
+    from dubpreview.pipeline import transcriber_for
 
     _, _, _, result = run
     audio = load_audio(result.project / "dub.pt.wav", sample_rate=16000, channels=1).samples
-    back = get_transcriber("faster-whisper").transcribe(audio)
+    back = transcriber_for(DubSettings(targets=["pt"])).transcribe(audio)
     spoken = " ".join(s.translation["pt"] for s in result.segments)
     heard = " ".join(s.text for s in back.segments)
     norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])

@@ -61,7 +61,8 @@ def _get_session():
             try:
                 import onnxruntime
             except ImportError:
-                raise BackendUnavailable("voice activity detection needs onnxruntime; pip install onnxruntime") from None
+                raise BackendUnavailable("voice activity detection needs onnxruntime; "
+                                         "pip install onnxruntime") from None
             opts = onnxruntime.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1

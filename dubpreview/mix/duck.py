@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
-from pydub import AudioSegment
 from scipy.signal import resample_poly
+
+from dubpreview.media.ffmpeg import ffmpeg_exe
+
+with warnings.catch_warnings():  # pydub warns at import when no ffmpeg is on PATH; we give it ours
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
+AudioSegment.converter = ffmpeg_exe()
 
 MIX_RATE = 48000
 """Sample rate of the dub stem and the programme (Hz)."""
