@@ -33,8 +33,10 @@ def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
 
     spec = DEMO_SCENES[scene]
     t0 = time.perf_counter()
+    translation = str(demo_dir() / spec["translation"]) if spec["translation"] else None
     result = dub(demo_dir() / spec["file"], DubSettings(targets=spec["to"], source_language=spec["from"],
-                                                        translator=spec["translator"], threads=threads),
+                                                        translator=spec["translator"], translation_file=translation,
+                                                        threads=threads),
                  output=output, project_dir=project)
     wall = time.perf_counter() - t0
     return {"wall": wall, "stages": result.stage_log, "lines": len(result.segments),

@@ -13,3 +13,4 @@ FF=$(python -c "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())")
   -metadata:s:a:0 language=eng -movflags +faststart ami_meeting_tst00_en.mp4
 # Fish Fillets NG cabin1 (Czech): the shared scene as it is.
 cp "$MEDIA/example_fillets-ng_cs_dialogue_640x360_h264_aac.mp4" fillets-ng_cabin1_cs.mp4
+cp "$MEDIA/fillets-ng_cs_dialogue_cabin1.en.srt" fillets-ng_cabin1.en.srt

@@ -18,13 +18,13 @@ from dubpreview.errors import DubError
 DEMO_SCENES = {
     "ami": {
         "file": "ami_meeting_tst00_en.mp4",
-        "from": "en", "to": ["pt"], "translator": None,
+        "from": "en", "to": ["pt"], "translator": None, "translation": None,
         "about": "AMI Meeting Corpus, English meeting (CC BY 4.0) -> Portuguese",
     },
     "fillets": {
         "file": "fillets-ng_cabin1_cs.mp4",
-        "from": "cs", "to": ["en"], "translator": "whisper-translate",
-        "about": "Fish Fillets NG, Czech acted dialogue (GPL-2) -> English",
+        "from": "cs", "to": ["en"], "translator": None, "translation": "fillets-ng_cabin1.en.srt",
+        "about": "Fish Fillets NG, Czech acted dialogue (GPL-2) -> English, the game's own human translation",
     },
 }
 """The real scenes kept in ``demo/`` (see ``demo/ATTRIBUTION.md``)."""
@@ -137,7 +137,8 @@ def cmd_demo(args) -> None:
         if not src.exists():
             raise DubError(f"the demo scene {src} is missing; run from a checkout of the repository")
         print(f"demo '{name}': {scene['about']}", file=sys.stderr)
-        settings = _settings(args, scene["to"], scene["from"], scene["translator"], None)
+        translation = str(demo_dir() / scene["translation"]) if scene["translation"] else None
+        settings = _settings(args, scene["to"], scene["from"], scene["translator"], translation)
         output = out_dir / f"{Path(scene['file']).stem}.dub-{'-'.join(scene['to'])}.mp4"
         project = args.project or None
         _run(src, settings, output, project)
