@@ -27,7 +27,7 @@ from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, mix, to_segment
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
-from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, place, slots
+from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, pick_speed, place, slots
 from dubpreview.util.files import atomic_path, atomic_write_json
 
 Reporter = Callable[[str, str, float], None]
@@ -271,6 +271,39 @@ def _clip(project: Project, synth, text: str, lang: str, voice: str, speed: floa
     return samples, project.put_audio("clips", key, samples, synth.sample_rate)
 
 
+def _fitted_speed(project: Project, synth, text: str, lang: str, voice: str, slot: float,
+                  timing: TimingSettings, counts: dict[str, int], seconds_per_unit: list[float]) -> float:
+    """The synthesis speed that fits ``text`` into ``slot`` seconds, remembered in the cache.
+
+    The first try is 1.0, or, once this run has measured a few lines, the speed that an
+    estimate of the natural length (input units x the median seconds per unit) asks for,
+    which saves the natural-speed synthesis of a line that will not fit. The decision is
+    cached by the line's own inputs, so an edit elsewhere never changes this line's clip.
+    """
+    key = cache_key(text=text, lang=lang, voice=voice, model=synth.model_id, slot=round(slot, 3),
+                    timing=vars(timing))
+    known = project.get_json("fit", key)
+    if known is not None:
+        return float(known["speed"])
+    units = synth.units(text, lang)
+    speed = 1.0
+    if units and len(seconds_per_unit) >= 3:
+        speed = first_speed(units * float(np.median(seconds_per_unit)), slot, timing)
+    tried: dict[float, float] = {}
+    for _ in range(4):
+        samples, _ = _clip(project, synth, text, lang, voice, speed, counts)
+        tried[speed] = len(samples) / synth.sample_rate
+        if units:
+            seconds_per_unit.append(speed * tried[speed] / units)
+        nxt = next_speed(speed, tried[speed], slot, timing)
+        if nxt is None or nxt in tried:
+            break
+        speed = nxt
+    speed = pick_speed(tried, slot, timing)
+    project.put_json("fit", key, {"speed": speed, "tried": {str(k): v for k, v in tried.items()}})
+    return speed
+
+
 def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
                        settings: DubSettings, stages: _Stages) -> tuple[TimingReport, list[MixedLine]]:
     """Synthesize every dubbed line of ``lang`` at the speed that fits its slot; place them.
@@ -287,21 +320,18 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip()]
     slot_s = slots(active, duration, settings.timing.guard_s)
     counts = {"computed": 0, "cached": 0}
+    seconds_per_unit: list[float] = []  # measured natural seconds per input unit, this run
     samples_by_line, durations, speeds = [], [], []
     with stages.stage(f"synthesize {lang} ({synth.name}, {voice})") as st:
         for seg, slot in tqdm(list(zip(active, slot_s)), desc=f"synthesize {lang}", unit="line",
                               leave=False, disable=None):
             text, v = seg.translation[lang], seg.voice or voice
-            speed = seg.speed or 1.0
+            if seg.speed is not None:
+                speed = seg.speed
+            else:
+                speed = _fitted_speed(project, synth, text, lang, v, slot, settings.timing, counts,
+                                      seconds_per_unit)
             samples, _ = _clip(project, synth, text, lang, v, speed, counts)
-            if seg.speed is None:
-                candidate = first_speed(len(samples) / synth.sample_rate, slot, settings.timing)
-                for _ in range(3):
-                    if candidate is None or candidate == speed:
-                        break
-                    speed = candidate
-                    samples, _ = _clip(project, synth, text, lang, v, speed, counts)
-                    candidate = next_speed(speed, len(samples) / synth.sample_rate, slot, settings.timing)
             samples_by_line.append(samples)
             durations.append(len(samples) / synth.sample_rate)
             speeds.append(speed)

@@ -3,7 +3,7 @@
 from hypothesis import given, settings, strategies as st
 
 from dubpreview.records import Segment
-from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, place, slots
+from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, pick_speed, place, slots
 
 S = TimingSettings()
 
@@ -29,8 +29,14 @@ def simulate(segs, naturals, duration, settings=S):
     speeds, durs = [], []
     for nat, slot in zip(naturals, slot_s):
         speed = first_speed(nat, slot, settings)
-        while (nxt := next_speed(speed, nat / speed, slot, settings)) is not None:
+        tried = {}
+        for _ in range(4):
+            tried[speed] = nat / speed
+            nxt = next_speed(speed, nat / speed, slot, settings)
+            if nxt is None or nxt in tried:
+                break
             speed = nxt
+        speed = pick_speed(tried, slot, settings)
         speeds.append(speed)
         durs.append(nat / speed)
     return slot_s, speeds, durs
@@ -108,3 +114,25 @@ def test_lateness_is_carried_and_user_offset_is_honoured():
     assert report.totals["lateness_max"] > 1.5
     alone = place(segs[1:], [1.0], [1.0], [3.0], S)
     assert alone.placements[0].start == 1.5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.3, 12.0), st.floats(0.3, 8.0), st.floats(1.0, 1.3), st.floats(0.8, 1.2))
+def test_a_wrong_estimate_is_corrected_in_both_directions(natural, slot, start_speed, nonlinearity):
+    """Starting from any speed (an estimate), the search ends at the slowest speed that fits,
+    with a TTS whose length is not exactly natural / speed."""
+    def length(speed):
+        return natural / speed ** nonlinearity
+    speed, tried = round(start_speed, 2), {}
+    for _ in range(4):
+        tried[speed] = length(speed)
+        nxt = next_speed(speed, tried[speed], slot, S)
+        if nxt is None or nxt in tried:
+            break
+        speed = nxt
+    chosen = pick_speed(tried, slot, S)
+    assert 1.0 <= chosen <= S.max_speed
+    if length(1.0) <= slot:  # fits at natural speed: never left sped up by more than a step or two
+        assert tried[chosen] <= slot + S.tolerance_s
+    if length(S.max_speed) > slot + S.tolerance_s and nonlinearity >= 1.0:
+        assert chosen == max(tried)  # cannot fit: the fastest tried

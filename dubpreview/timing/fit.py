@@ -5,8 +5,9 @@ First version of the timing engine (see the timing section of ``design.md``):
 1. A line's *slot* is its own utterance plus the silence up to the next line, minus
    a guard gap (:func:`slots`).
 2. A line longer than its slot is re-synthesized at a higher native TTS speed, which
-   sounds better than time-stretching, up to ``max_speed`` (:func:`first_speed`,
-   :func:`next_speed`: the caller synthesizes, measures, and asks again).
+   sounds better than time-stretching, up to ``max_speed`` (:func:`first_speed` from the
+   natural length or an estimate of it, then :func:`next_speed` after each measurement,
+   and :func:`pick_speed` to choose among the clips tried).
 3. Lines start with their source utterance (plus the user's offset); a line is never
    placed over the previous one, so lateness is carried to the next line and shows in
    the report rather than piling up silently (:func:`place`).
@@ -66,13 +67,28 @@ def first_speed(natural_s: float, slot_s: float, settings: TimingSettings) -> fl
 
 
 def next_speed(speed: float, measured_s: float, slot_s: float, settings: TimingSettings) -> float | None:
-    """A higher speed to try after a clip made at ``speed`` measured ``measured_s`` seconds,
-    or ``None`` when it fits or the maximum is reached (TTS speed is not exactly linear
-    in duration, so one correction step is usually needed)."""
-    if measured_s <= slot_s + settings.tolerance_s or speed >= settings.max_speed:
-        return None
-    new = min(settings.max_speed, _round_up(speed * measured_s / slot_s, settings.speed_step))
-    return new if new > speed else None
+    """The speed to try after a clip made at ``speed`` measured ``measured_s`` seconds, or
+    ``None`` to keep it.
+
+    Too long: faster, up to ``max_speed``. Faster than needed (a speed chosen from an
+    estimate that overshot): slower, down to 1.0. TTS speed is not exactly linear in
+    duration, so the natural length is taken as ``speed * measured_s``.
+    """
+    natural = speed * measured_s
+    if measured_s > slot_s + settings.tolerance_s:
+        new = min(settings.max_speed, _round_up(natural / slot_s, settings.speed_step))
+        return new if new > speed else None
+    if speed > 1.0:
+        new = max(1.0, _round_up(natural / slot_s, settings.speed_step))
+        return new if new < speed - 2 * settings.speed_step else None
+    return None
+
+
+def pick_speed(tried: dict[float, float], slot_s: float, settings: TimingSettings) -> float:
+    """Of the speeds tried (speed -> measured seconds), the slowest whose clip fits the slot,
+    else the fastest."""
+    fitting = [sp for sp, d in tried.items() if d <= slot_s + settings.tolerance_s]
+    return min(fitting) if fitting else max(tried)
 
 
 def place(segments: list[Segment], durations: list[float], speeds: list[float],

@@ -30,6 +30,11 @@ class Synthesizer(Protocol):
         """ISO 639-1 codes this backend can speak."""
         ...
 
+    def units(self, text: str, language: str) -> int:
+        """Length of ``text`` in the model's input units (e.g. phonemes), for estimating
+        a line's spoken duration before synthesizing it."""
+        ...
+
     def synthesize(self, text: str, language: str, voice: str, speed: float = 1.0) -> np.ndarray:
         """Speak ``text``; returns float32 mono samples in [-1, 1] at :attr:`sample_rate`.
 

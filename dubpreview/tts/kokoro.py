@@ -100,6 +100,12 @@ class KokoroSynthesizer:
         self._load()
         return [self._vocab[c] for c in phonemes if c in self._vocab]
 
+    def units(self, text: str, language: str) -> int:
+        """Length of ``text`` in model input units (phoneme tokens): spoken duration is
+        close to proportional to it for one voice, which lets a caller estimate a line's
+        length before synthesizing it."""
+        return len(self.tokens(phonemize(text, language)))
+
     def _chunks(self, text: str, language: str) -> list[list[int]]:
         """Token lists of at most :data:`MAX_TOKENS`, split at sentences, then clauses, then words."""
         whole = self.tokens(phonemize(text, language))

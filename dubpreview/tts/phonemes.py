@@ -34,6 +34,7 @@ def _g2p(language: str):
     return espeak.EspeakG2P(ESPEAK_VOICE[language])
 
 
+@lru_cache(maxsize=8192)
 def phonemize(text: str, language: str) -> str:
     """Kokoro phoneme string for ``text`` in ``language`` (ISO 639-1).
 
