@@ -109,7 +109,7 @@ def main() -> None:
         for name in c:
             print(f"| {name} | {c[name]:.2f} | {w.get(name, 0.0):.2f} |")
         for label, r in (("cold", cold), ("warm", warm)):
-            print(f"| **total {label}** (wall, incl. start-up) | {r['wall']:.2f} s | "
+            print(f"| **total {label}** (wall of dub(), model loading included) | {r['wall']:.2f} s | "
                   f"{duration / r['wall']:.2f}x real time, peak RSS {r['peak_rss_mb']:.0f} MB |")
         print("\n| ASR backend | model load s | transcribe s | x real time | peak RSS MB | segments |\n|---|---:|---:|---:|---:|---:|")
         for b, r in asr.items():
