@@ -116,7 +116,7 @@ def _targets(settings: DubSettings) -> list[str]:
 
     if not settings.targets:
         raise DubError("no target language given; pass --to LANG, e.g. --to pt")
-    spoken = default_synthesizer().languages()
+    spoken = default_synthesizer(settings.threads).languages()
     out = []
     for code in settings.targets:
         lang = languages.normalize(code)
@@ -150,6 +150,8 @@ def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathL
     src = src.resolve()
     targets = _targets(settings)
     settings.targets = targets
+    if settings.translation_file and len(targets) > 1:
+        raise DubError("--translation imports one language; dub one target language per run with it")
     if settings.source_language:
         settings.source_language = languages.normalize(settings.source_language)
     out = Path(output).expanduser() if output else default_output_path(src, targets)
