@@ -12,6 +12,7 @@ An edit to ``project.json`` (a translation, a line's offset or speed) followed b
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -399,3 +400,62 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     outputs["preview"] = out
     project.state["timing"] = {k: v["totals"] for k, v in timing.items()}
     return outputs, timing
+
+
+def settings_from_state(state: dict) -> DubSettings:
+    """The :class:`DubSettings` stored in a ``project.json`` state (see :meth:`DubSettings.public`)."""
+    d = dict(state["settings"])
+    timing = TimingSettings(**d.pop("timing", {}))
+    mix_settings = MixSettings(**d.pop("mix", {}))
+    return DubSettings(**d, timing=timing, mix=mix_settings)
+
+
+def rerender(project_dir: str | os.PathLike, reporter: Reporter | None = None) -> DubResult:
+    """Render the project again after edits to its ``project.json``.
+
+    Reuses every cached artifact: a timing edit only remixes and remuxes; a translation
+    edit re-synthesizes that line. Raises DubError when the folder is not a finished
+    project or its source file has moved.
+    """
+    root = Path(project_dir)
+    try:
+        state = json.loads((root / "project.json").read_text(encoding="utf-8"))
+        source, preview = state["source"]["path"], state["outputs"]["preview"]
+    except (OSError, ValueError, KeyError):
+        raise DubError(f"{root} is not a finished dubpreview project; run `dubpreview dub` first") from None
+    return dub(source, settings_from_state(state), output=preview, project_dir=root, reporter=reporter)
+
+
+def edit_segment(project_dir: str | os.PathLike, segment_id: int, language: str | None = None,
+                 translation: str | None = None, offset_ms: float | None = None,
+                 speed: float | None = None, voice: str | None = None, muted: bool | None = None) -> Segment:
+    """Change one line in ``project.json`` (atomically): its ``translation`` in ``language``,
+    its ``offset_ms`` (milliseconds), forced ``speed`` (0 clears it), ``voice`` or ``muted``.
+
+    Returns the edited segment. Raises DubError for an unknown project, line or language.
+    """
+    root = Path(project_dir)
+    try:
+        state = json.loads((root / "project.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DubError(f"{root} is not a dubpreview project") from None
+    seg = next((s for s in state.get("segments", []) if s["id"] == segment_id), None)
+    if seg is None:
+        raise DubError(f"the project has no line {segment_id}")
+    if translation is not None:
+        if language not in state["settings"]["targets"]:
+            raise DubError(f"the project does not dub into '{language}'")
+        seg["translation"][language] = translation
+        seg["edited"] = sorted(set(seg.get("edited", [])) | {language})
+    if offset_ms is not None:
+        seg["offset_ms"] = float(offset_ms)
+    if speed is not None:
+        if speed and not 0.5 <= speed <= 2.0:
+            raise DubError(f"speed {speed} is outside 0.5-2.0")
+        seg["speed"] = float(speed) or None
+    if voice is not None:
+        seg["voice"] = voice or None
+    if muted is not None:
+        seg["muted"] = bool(muted)
+    atomic_write_json(root / "project.json", state)
+    return Segment.from_dict(seg)
