@@ -28,7 +28,7 @@ from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, mix, to_segment
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
-from dubpreview.timing.fit import TimingSettings, first_speed, next_speed, pick_speed, place, slots
+from dubpreview.timing.fit import TimingSettings, correction_speed, place, plan
 from dubpreview.util.files import atomic_path, atomic_write_json
 
 Reporter = Callable[[str, str, float], None]
@@ -255,8 +255,8 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
                                     if k in (old.get("edited") or [])})
             seg.offset_ms, seg.speed = old.get("offset_ms", 0.0), old.get("speed")
             seg.voice, seg.muted = old.get("voice"), old.get("muted", False)
-    project.state["segments"] = [dict(s.to_dict(), edited=(edits.get(s.id) or {}).get("edited", []))
-                                 for s in segments]
+            seg.edited = list(old.get("edited") or [])
+    project.state["segments"] = [s.to_dict() for s in segments]
     project.state["warnings"] = warnings
     project.save()
     return segments, language, audio16
@@ -274,44 +274,81 @@ def _clip(project: Project, synth, text: str, lang: str, voice: str, speed: floa
     return samples, project.put_audio("clips", key, samples, synth.sample_rate)
 
 
-def _fitted_speed(project: Project, synth, text: str, lang: str, voice: str, slot: float,
-                  timing: TimingSettings, counts: dict[str, int], seconds_per_unit: list[float]) -> float:
-    """The synthesis speed that fits ``text`` into ``slot`` seconds, remembered in the cache.
+def _shorten_lines(segments: list[Segment], naturals: list[float], report: TimingReport, lang: str,
+                   translator, synth, timing: TimingSettings, n: int = 4) -> list[int]:
+    """Length-aware translation: where a line needs more than the accepted speed and the
+    translator gives n-best candidates (``translate_nbest``), take the best-scoring one that
+    fits (:func:`dubpreview.timing.length.choose`). Lines the user edited are left alone.
 
-    The first try is 1.0, or, once this run has measured a few lines, the speed that an
-    estimate of the natural length (input units x the median seconds per unit) asks for,
-    which saves the natural-speed synthesis of a line that will not fit. The decision is
-    cached by the line's own inputs, so an edit elsewhere never changes this line's clip.
+    Updates the segments in place (``translation``, ``alternatives``, ``shortened``) and
+    returns the indices of the lines that changed.
     """
-    key = cache_key(text=text, lang=lang, voice=voice, model=synth.model_id, slot=round(slot, 3),
-                    timing=vars(timing))
-    known = project.get_json("fit", key)
-    if known is not None:
-        return float(known["speed"])
-    units = synth.units(text, lang)
-    speed = 1.0
-    if units and len(seconds_per_unit) >= 3:
-        speed = first_speed(units * float(np.median(seconds_per_unit)), slot, timing)
-    tried: dict[float, float] = {}
-    for _ in range(4):
-        samples, _ = _clip(project, synth, text, lang, voice, speed, counts)
-        tried[speed] = len(samples) / synth.sample_rate
-        if units:
-            seconds_per_unit.append(speed * tried[speed] / units)
-        nxt = next_speed(speed, tried[speed], slot, timing)
-        if nxt is None or nxt in tried:
-            break
-        speed = nxt
-    speed = pick_speed(tried, slot, timing)
-    project.put_json("fit", key, {"speed": speed, "tried": {str(k): v for k, v in tried.items()}})
-    return speed
+    from dubpreview.timing.length import choose, rank
+
+    nbest = getattr(translator, "translate_nbest", None)
+    todo = [i for i, (seg, p) in enumerate(zip(segments, report.placements))
+            if p.speed > timing.accepted_speed + 1e-9 and lang not in seg.edited and seg.speed is None]
+    if nbest is None or not todo:
+        return []
+    candidates = nbest([segments[i].text for i in todo], n)
+    changed = []
+    for i, cands in zip(todo, candidates):
+        seg, p = segments[i], report.placements[i]
+        units = synth.units(seg.translation[lang], lang) or 1
+        per_unit = naturals[i] / units
+        ranked = rank(cands + [(seg.translation[lang], max((c[1] for c in cands), default=0.0))],
+                      lambda text: synth.units(text, lang) * per_unit)
+        room = max(1e-3, p.slot - (p.start - seg.start))
+        pick = choose(ranked, naturals[i], room * timing.accepted_speed)
+        seg.alternatives[lang] = [vars(c) for c in ranked]
+        if pick is not None and pick.text != seg.translation[lang]:
+            seg.translation[lang] = pick.text
+            seg.shortened = sorted(set(seg.shortened) | {lang})
+            changed.append(i)
+    return changed
+
+
+def _nbest_translator(settings: DubSettings, source: str, target: str):
+    """The run's translator for ``source -> target`` when it can give n-best candidates
+    (for length-aware translation), else None."""
+    if settings.translation_file or source == target:
+        return None
+    try:
+        translator = _translator(settings, source, target, transcriber_for(settings))
+    except DubError:
+        return None
+    return translator if hasattr(translator, "translate_nbest") else None
+
+
+def _line_clip(project: Project, synth, text: str, lang: str, voice: str, speed: float,
+               counts: dict[str, int]) -> tuple[np.ndarray, Path]:
+    """The clip at ``speed``: native re-synthesis where the backend has a speed control,
+    else the natural clip time-stretched with atempo (cached too)."""
+    if getattr(synth, "native_speed", True) or speed == 1.0:
+        return _clip(project, synth, text, lang, voice, speed, counts)
+    from dubpreview.timing.stretch import time_stretch
+
+    key = cache_key(text=text, lang=lang, voice=voice, speed=round(speed, 4), model=synth.model_id, stretch="atempo")
+    hit = project.get_audio("clips", key)
+    if hit is not None:
+        counts["cached"] += 1
+        return hit[0], project.cache_path("clips", key, "wav")
+    natural, _ = _clip(project, synth, text, lang, voice, 1.0, counts)
+    samples = time_stretch(natural, synth.sample_rate, speed)
+    return samples, project.put_audio("clips", key, samples, synth.sample_rate)
 
 
 def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
-                       settings: DubSettings, stages: _Stages) -> tuple[TimingReport, list[MixedLine]]:
-    """Synthesize every dubbed line of ``lang`` at the speed that fits its slot; place them.
+                       settings: DubSettings, stages: _Stages,
+                       translator=None) -> tuple[TimingReport, list[MixedLine]]:
+    """Synthesize every dubbed line of ``lang`` and fit it (:mod:`dubpreview.timing.fit`).
 
-    Returns the timing report and the lines ready to mix.
+    Every line is first synthesized at natural speed (cached); the pure planner chooses
+    speeds and starts from those lengths; lines that would be rushed get a shorter
+    translation where ``translator`` offers n-best candidates; lines that need it are
+    re-synthesized at their speed (one correction step if the TTS came out longer than
+    planned); the final placement uses the real clip lengths.
+    Returns the timing report (its lines carry the clip paths) and the lines ready to mix.
     """
     from tqdm import tqdm
 
@@ -320,29 +357,40 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
     synth = default_synthesizer(settings.threads)
     voice = settings.voice or default_voice(lang)
+    timing = settings.timing
     active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip()]
-    slot_s = slots(active, duration, settings.timing.guard_s)
     counts = {"computed": 0, "cached": 0}
-    seconds_per_unit: list[float] = []  # measured natural seconds per input unit, this run
-    samples_by_line, durations, speeds = [], [], []
+
+    def natural_length(seg: Segment) -> float:
+        samples, _ = _clip(project, synth, seg.translation[lang], lang, seg.voice or voice, 1.0, counts)
+        return len(samples) / synth.sample_rate
+
     with stages.stage(f"synthesize {lang} ({synth.name}, {voice})") as st:
-        for seg, slot in tqdm(list(zip(active, slot_s)), desc=f"synthesize {lang}", unit="line",
-                              leave=False, disable=None):
-            text, v = seg.translation[lang], seg.voice or voice
-            if seg.speed is not None:
-                speed = seg.speed
-            else:
-                speed = _fitted_speed(project, synth, text, lang, v, slot, settings.timing, counts,
-                                      seconds_per_unit)
-            samples, _ = _clip(project, synth, text, lang, v, speed, counts)
-            samples_by_line.append(samples)
+        naturals = [natural_length(seg) for seg in tqdm(active, desc=f"synthesize {lang}", unit="line",
+                                                        leave=False, disable=None)]
+        planned = plan(active, naturals, timing, duration)
+        for i in _shorten_lines(active, naturals, planned, lang, translator, synth, timing):
+            naturals[i] = natural_length(active[i])
+            planned = plan(active, naturals, timing, duration)
+        clips, durations, speeds = [], [], []
+        for seg, p, natural in zip(active, planned.placements, naturals):
+            text, v, speed = seg.translation[lang], seg.voice or voice, p.speed
+            samples, path = _line_clip(project, synth, text, lang, v, speed, counts)
+            better = correction_speed(speed, natural / speed, len(samples) / synth.sample_rate, timing)
+            if better is not None and seg.speed is None:
+                speed = better
+                samples, path = _line_clip(project, synth, text, lang, v, speed, counts)
+            clips.append((samples, path))
             durations.append(len(samples) / synth.sample_rate)
             speeds.append(speed)
         st["status"] = "cached" if counts["computed"] == 0 else "computed"
         st["extra"] = dict(counts)
-    report = place(active, durations, speeds, slot_s, settings.timing)
-    lines = [MixedLine(p.start, s, synth.sample_rate, seg.start, seg.end)
-             for p, s, seg in zip(report.placements, samples_by_line, active)]
+    targets = [min(p.start, p.desired_start) for p in planned.placements]
+    report = place(active, durations, speeds, timing, duration, targets=targets)
+    report.clips = [str(path) for _, path in clips]
+    report.naturals = naturals
+    lines = [MixedLine(p.start, samples, synth.sample_rate, seg.start, seg.end)
+             for p, (samples, _), seg in zip(report.placements, clips, active)]
     return report, lines
 
 
@@ -374,7 +422,8 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
         original = load_audio(src, sample_rate=MIX_RATE, channels=2).samples
     duration = len(original) / MIX_RATE
     for i, lang in enumerate(settings.targets if segments else []):
-        report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages)
+        report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
+                                           translator=_nbest_translator(settings, language, lang))
         timing[lang] = report.to_dict()
         with stages.stage(f"mix {lang}"):
             stem = dub_stem(lines, original.mean(axis=1), duration, settings.mix)
@@ -386,6 +435,7 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
             outputs[f"subtitles_{lang}_{ext}"] = root / f"subtitles.{lang}.{ext}"
             writer(cues_from_segments(segments, lang), outputs[f"subtitles_{lang}_{ext}"])
         subtitle_tracks.append(SubtitleTrack(outputs[f"subtitles_{lang}_srt"], lang, languages.name(lang)))
+    project.state["segments"] = [s.to_dict() for s in segments]  # with any length-aware choices
     if segments:
         for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):
             outputs[f"subtitles_{language}_source_{ext}"] = root / f"subtitles.source-{language}.{ext}"

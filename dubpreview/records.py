@@ -38,6 +38,10 @@ class Segment:
         speed: user override of the synthesis speed (None = automatic).
         voice: user override of the synthesis voice (None = the speaker's voice).
         muted: user override, the line is not dubbed.
+        edited: target languages whose translation the user edited (kept over automatic ones).
+        alternatives: target language -> translation candidates considered for length
+            (``{"text", "score", "estimate_s"}``), shown so the user can pick or undo.
+        shortened: target languages where a shorter candidate replaced the first choice.
     """
 
     id: int
@@ -51,6 +55,9 @@ class Segment:
     speed: float | None = None
     voice: str | None = None
     muted: bool = False
+    edited: list[str] = field(default_factory=list)
+    alternatives: dict[str, list[dict]] = field(default_factory=dict)
+    shortened: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -133,9 +140,12 @@ class Placement:
     """Where a dub line goes in the programme.
 
     ``start`` in seconds; ``speed`` the synthesis speed chosen; ``duration`` the
-    clip's length at that speed; ``slot`` the time available (own slot plus the
-    borrowed silence up to the next line, minus the guard gap); ``overflow`` how far
-    the line runs past its slot (seconds, >= 0).
+    clip's length at that speed; ``slot`` the time available from the source start (own
+    utterance plus the borrowed silence up to the next line, minus the guard gap);
+    ``overflow`` how far the line runs past its window (seconds, >= 0: the next line
+    starts that much late); ``lateness`` how much later than its source start (plus
+    offset) it starts; ``overlap`` seconds it overlaps the previous line (only a user
+    offset can cause one); ``desired_start`` the source start plus the user's offset.
     """
 
     segment_id: int
@@ -144,6 +154,9 @@ class Placement:
     duration: float
     slot: float
     overflow: float
+    lateness: float = 0.0
+    overlap: float = 0.0
+    desired_start: float = 0.0
 
     @property
     def end(self) -> float:
@@ -158,14 +171,24 @@ class TimingReport:
     (fraction of lines above 1.2x), ``overflow_total`` and ``overflow_max`` in seconds,
     ``lines_overflowing`` (count), and the IWSLT 2023 dubbing-track duration metrics
     ``m1`` = 1 - mean(|hyp - ref| / ref) and ``m2`` = mean(min(hyp, ref) / max(hyp, ref))
-    with ref = source utterance duration, hyp = dub line duration.
+    with ref = source utterance duration, hyp = dub line duration. ``clips`` (paths) and
+    ``naturals`` (seconds at speed 1.0) are filled by the pipeline, one per placement.
     """
 
     placements: list[Placement]
     totals: dict[str, float]
+    clips: list[str] = field(default_factory=list)
+    naturals: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "lines": [dict(asdict(p), end=p.end) for p in self.placements],
-            "totals": self.totals,
-        }
+        """JSON form: ``lines`` (each placement with its ``end``, and where known the clip's
+        path and its natural length in seconds) and ``totals``."""
+        lines = []
+        for i, p in enumerate(self.placements):
+            line = dict(asdict(p), end=round(p.end, 4))
+            if i < len(self.clips):
+                line["clip"] = self.clips[i]
+            if i < len(self.naturals):
+                line["natural"] = round(self.naturals[i], 4)
+            lines.append(line)
+        return {"lines": lines, "totals": self.totals}

@@ -1,21 +1,32 @@
-"""Fitting dub lines into their slots: pure functions, no audio.
+"""The isochrony engine: where each dub line goes and how fast it is spoken. Pure, no audio.
 
-First version of the timing engine (see the timing section of ``design.md``):
+Inputs are the source lines (start, end, the user's offset and forced speed), each dub
+clip's *natural* length (seconds at speed 1.0) and :class:`TimingSettings`; the output is a
+:class:`~dubpreview.records.TimingReport` with one :class:`~dubpreview.records.Placement`
+per line. The policy (see the timing section of ``design.md``):
 
-1. A line's *slot* is its own utterance plus the silence up to the next line, minus
-   a guard gap (:func:`slots`).
-2. A line longer than its slot is re-synthesized at a higher native TTS speed, which
-   sounds better than time-stretching, up to ``max_speed`` (:func:`first_speed` from the
-   natural length or an estimate of it, then :func:`next_speed` after each measurement,
-   and :func:`pick_speed` to choose among the clips tried).
-3. Lines start with their source utterance (plus the user's offset); a line is never
-   placed over the previous one, so lateness is carried to the next line and shows in
-   the report rather than piling up silently (:func:`place`).
-4. The report gives per-line speed, overflow, lateness and the totals, including the
-   IWSLT 2023 dubbing-track duration metrics M1 and M2.
+1. **Borrow the silence first.** A line's window runs from its start to the next line's
+   start minus a guard gap; if the natural clip fits, it is spoken at natural speed,
+   starting with the source line (never slowed down below ``min_speed``).
+2. **Start a little early** (``early_s``, into the silence before the line) when that lets
+   it fit without a speed-up.
+3. **Speed up gently**, up to ``accepted_speed`` (peers use 1.15-1.2).
+4. **Push lateness instead of rushing.** A line that would need more than the accepted
+   speed may run into the next line's start by up to ``max_lateness_s``; the next line
+   starts that much late and absorbs it in its own silence (lateness is carried, never
+   piled up silently: each line's lateness is in the report).
+5. **Speed up to the hard maximum** (``max_speed``, peers 1.3-1.4) only when that is not
+   enough; beyond it the line overruns and the report says by how much.
+6. **Smooth the rates**: neighbouring lines closer than ``smoothing_gap_s`` differ by at
+   most ``smoothing`` in speed, by raising the slower neighbour (a faster line is shorter,
+   so this never adds lateness), because sudden fast lines are what listeners notice.
+7. **User overrides win**: a forced speed is used as given; a line with an offset starts
+   exactly at its source start plus the offset, and if that overlaps the previous line the
+   overlap is reported (``overlap`` on the placement, ``overlaps`` in the totals).
 
-Peers cap speed-ups at 1.3-1.4x (open-dubbing 1.3, ariel 1.3); beyond 1.3 Kokoro's
-speech starts to sound rushed, hence the default.
+Native re-synthesis at the chosen speed is preferred over time-stretching (the pipeline
+asks the TTS for the speed; :mod:`dubpreview.timing.stretch` serves backends without one).
+The report's totals include the IWSLT 2023 dubbing-track duration metrics M1 and M2.
 """
 
 from __future__ import annotations
@@ -30,96 +41,168 @@ from dubpreview.records import Placement, Segment, TimingReport
 
 @dataclass(frozen=True)
 class TimingSettings:
-    """Knobs of the fit.
+    """Knobs of the fit (speeds are factors of natural speed, times in seconds).
 
-    ``max_speed``: highest native synthesis speed (x natural); ``guard_s``: silence kept
-    before the next line (seconds); ``tolerance_s``: overflow accepted without another
-    synthesis (seconds); ``speed_step``: speeds are rounded up to this step so that
-    cached clips are reused across runs.
+    ``accepted_speed``: speed-ups up to this sound natural; ``max_speed``: hard ceiling;
+    ``min_speed``: never slower than this (1.0: never stretch speech out);
+    ``guard_s``: silence kept before the next line; ``max_lateness_s``: how far a line may
+    push the next one instead of exceeding the accepted speed; ``allow_early``/``early_s``:
+    a line may start this much before its source line; ``smoothing``: largest speed step
+    between close neighbours (0 = off); ``smoothing_gap_s``: lines further apart than this
+    are not smoothed; ``tolerance_s``: overrun accepted without another synthesis;
+    ``speed_step``: speeds are rounded up to this step (so cached clips are reused).
     """
 
+    accepted_speed: float = 1.2
     max_speed: float = 1.3
+    min_speed: float = 1.0
     guard_s: float = 0.1
+    max_lateness_s: float = 0.4
+    allow_early: bool = True
+    early_s: float = 0.2
+    smoothing: float = 0.1
+    smoothing_gap_s: float = 1.5
     tolerance_s: float = 0.05
     speed_step: float = 0.01
-
-
-def slots(segments: list[Segment], scene_duration: float, guard_s: float) -> list[float]:
-    """Seconds available to each line: from its start to the next line's start minus
-    ``guard_s`` (the scene end for the last line), never less than the source utterance."""
-    out = []
-    for i, seg in enumerate(segments):
-        next_start = segments[i + 1].start if i + 1 < len(segments) else scene_duration + guard_s
-        out.append(max(seg.duration, next_start - guard_s - seg.start))
-    return out
 
 
 def _round_up(x: float, step: float) -> float:
     return round(math.ceil(x / step - 1e-9) * step, 6)
 
 
-def first_speed(natural_s: float, slot_s: float, settings: TimingSettings) -> float:
-    """Speed to synthesize at, given the line's natural (speed 1.0) length: 1.0 if it
-    fits, else the ratio needed, capped at ``settings.max_speed``."""
-    if natural_s <= slot_s + settings.tolerance_s:
-        return 1.0
-    return min(settings.max_speed, _round_up(natural_s / slot_s, settings.speed_step))
+def desired_starts(segments: list[Segment]) -> list[float]:
+    """Each line's source start plus its user offset (seconds, never before 0)."""
+    return [max(0.0, s.start + s.offset_ms / 1000.0) for s in segments]
 
 
-def next_speed(speed: float, measured_s: float, slot_s: float, settings: TimingSettings) -> float | None:
-    """The speed to try after a clip made at ``speed`` measured ``measured_s`` seconds, or
-    ``None`` to keep it.
-
-    Too long: faster, up to ``max_speed``. Faster than needed (a speed chosen from an
-    estimate that overshot): slower, down to 1.0. TTS speed is not exactly linear in
-    duration, so the natural length is taken as ``speed * measured_s``.
-    """
-    natural = speed * measured_s
-    if measured_s > slot_s + settings.tolerance_s:
-        new = min(settings.max_speed, _round_up(natural / slot_s, settings.speed_step))
-        return new if new > speed else None
-    if speed > 1.0:
-        new = max(1.0, _round_up(natural / slot_s, settings.speed_step))
-        return new if new < speed - 2 * settings.speed_step else None
-    return None
+def window_ends(segments: list[Segment], scene_duration: float, guard_s: float) -> list[float]:
+    """Where each line's window ends: the next line's desired start minus ``guard_s``;
+    the scene's end for the last line."""
+    starts = desired_starts(segments)
+    return [starts[i + 1] - guard_s if i + 1 < len(segments) else scene_duration
+            for i in range(len(segments))]
 
 
-def pick_speed(tried: dict[float, float], slot_s: float, settings: TimingSettings) -> float:
-    """Of the speeds tried (speed -> measured seconds), the slowest whose clip fits the slot,
-    else the fastest."""
-    fitting = [sp for sp, d in tried.items() if d <= slot_s + settings.tolerance_s]
-    return min(fitting) if fitting else max(tried)
+def slots(segments: list[Segment], scene_duration: float, guard_s: float) -> list[float]:
+    """Seconds available to each line from its source start to its window end
+    (never less than the source utterance)."""
+    ends = window_ends(segments, scene_duration, guard_s)
+    return [max(s.duration, end - s.start) for s, end in zip(segments, ends)]
 
 
-def place(segments: list[Segment], durations: list[float], speeds: list[float],
-          slot_s: list[float], settings: TimingSettings) -> TimingReport:
-    """Placements and the timing report.
+def _choose_speed(natural: float, start: float, win_end: float, is_last: bool,
+                  settings: TimingSettings) -> float:
+    """Speed for one line starting at ``start`` (steps 1, 3, 4, 5 of the module docstring)."""
+    room = win_end - start
+    need = natural / room if room > 0 else math.inf
+    if need <= settings.min_speed:
+        return settings.min_speed
+    if need <= settings.accepted_speed:
+        return need
+    ext_room = room + (0.0 if is_last else settings.max_lateness_s)
+    need_ext = natural / ext_room if ext_room > 0 else math.inf
+    if need_ext <= settings.accepted_speed:
+        return settings.accepted_speed
+    return min(settings.max_speed, need_ext)
+
+
+def plan(segments: list[Segment], naturals: list[float], settings: TimingSettings,
+         scene_duration: float) -> TimingReport:
+    """Choose a speed and a start for every line from the natural clip lengths.
 
     Args:
-        segments: the lines in time order (muted lines are skipped by the caller).
-        durations: each clip's length in seconds at its chosen speed.
-        speeds: the synthesis speed of each clip.
-        slot_s: each line's available time (:func:`slots`).
+        segments: the dubbed lines in time order (``offset_ms`` and ``speed`` are the
+            user's overrides; ``speed`` None = automatic).
+        naturals: each clip's length in seconds at speed 1.0.
+        scene_duration: seconds; the last line's window ends there.
     Returns:
-        A :class:`TimingReport`; totals also hold ``lateness_max`` (s) and ``lines``.
+        The report of the lines as planned (each clip's length taken as natural / speed).
     """
-    placements: list[Placement] = []
-    lateness: list[float] = []
+    n = len(segments)
+    desired = desired_starts(segments)
+    ends = window_ends(segments, scene_duration, settings.guard_s)
+    speeds: list[float] = []
+    targets: list[float] = []
     prev_end = -math.inf
-    for seg, dur, speed, slot in zip(segments, durations, speeds, slot_s):
-        desired = max(0.0, seg.start + seg.offset_ms / 1000.0)
-        start = max(desired, prev_end + settings.guard_s) if prev_end > -math.inf else desired
-        late = start - desired
-        overflow = max(0.0, start + dur - (seg.start + slot))
-        placements.append(Placement(seg.id, round(start, 4), speed, round(dur, 4), round(slot, 4),
-                                    round(overflow, 4)))
-        lateness.append(round(late, 4))
-        prev_end = start + dur
-    return TimingReport(placements, totals(segments, placements, lateness))
+    for i, (seg, natural) in enumerate(zip(segments, naturals)):
+        start = desired[i] if seg.offset_ms else max(desired[i], prev_end + settings.guard_s)
+        if seg.speed is not None:
+            speed = seg.speed
+        else:
+            fits_at = natural / settings.min_speed
+            if (settings.allow_early and not seg.offset_ms and start == desired[i]
+                    and start + fits_at > ends[i]):
+                earliest = max(0.0, desired[i] - settings.early_s, prev_end + settings.guard_s)
+                start = max(earliest, min(start, ends[i] - fits_at))
+            speed = _round_up(max(settings.min_speed, _choose_speed(natural, start, ends[i], i == n - 1, settings)),
+                              settings.speed_step)
+            speed = min(speed, max(settings.max_speed, settings.min_speed))
+        speeds.append(speed)
+        targets.append(start)
+        prev_end = start + natural / speed
+    speeds = smooth(segments, speeds, settings)
+    return place(segments, [nat / sp for nat, sp in zip(naturals, speeds)], speeds, settings, scene_duration,
+                 targets=[min(t, d) for t, d in zip(targets, desired)])
 
 
-def totals(segments: list[Segment], placements: list[Placement], lateness: list[float]) -> dict[str, float]:
-    """Scene totals: speed percentiles, share above 1.2x, overflow, lateness, IWSLT M1/M2."""
+def smooth(segments: list[Segment], speeds: list[float], settings: TimingSettings) -> list[float]:
+    """Raise speeds so that close neighbours differ by at most ``settings.smoothing``
+    (a slope limit run forwards and backwards; forced speeds are left alone)."""
+    if settings.smoothing <= 0:
+        return list(speeds)
+    out = list(speeds)
+    free = [s.speed is None for s in segments]
+
+    def close(i: int, j: int) -> bool:
+        a, b = sorted((i, j))
+        return segments[b].start - segments[a].end <= settings.smoothing_gap_s
+
+    order = list(range(1, len(out)))
+    for i in order:
+        if free[i] and close(i - 1, i):
+            out[i] = max(out[i], min(settings.max_speed, out[i - 1] - settings.smoothing))
+    for i in reversed(range(len(out) - 1)):
+        if free[i] and close(i, i + 1):
+            out[i] = max(out[i], min(settings.max_speed, out[i + 1] - settings.smoothing))
+    return [round(s, 6) for s in out]
+
+
+def place(segments: list[Segment], durations: list[float], speeds: list[float], settings: TimingSettings,
+          scene_duration: float, targets: list[float] | None = None) -> TimingReport:
+    """Lay the clips out in time: the placements and the report.
+
+    Each line starts at its target (default: its desired start; :func:`plan` passes an
+    earlier one where it chose to start early) or right after the previous line plus the
+    guard gap, whichever is later; a line with a user offset starts exactly at its
+    desired start, and any overlap with the previous line is recorded.
+
+    Args:
+        durations: each clip's real length in seconds at its speed.
+        speeds: the speed of each clip.
+    """
+    desired = desired_starts(segments)
+    ends = window_ends(segments, scene_duration, settings.guard_s)
+    targets = targets if targets is not None else desired
+    placements: list[Placement] = []
+    prev_end = -math.inf
+    for i, (seg, dur, speed) in enumerate(zip(segments, durations, speeds)):
+        if seg.offset_ms:
+            start = desired[i]
+        else:
+            start = max(targets[i], prev_end + settings.guard_s)
+        overlap = max(0.0, prev_end - start)
+        placements.append(Placement(
+            segment_id=seg.id, start=round(start, 4), speed=speed, duration=round(dur, 4),
+            slot=round(max(0.0, ends[i] - seg.start), 4), overflow=round(max(0.0, start + dur - ends[i]), 4),
+            lateness=round(max(0.0, start - desired[i]), 4), overlap=round(overlap, 4),
+            desired_start=round(desired[i], 4)))
+        prev_end = max(prev_end, start + dur)
+    return TimingReport(placements, totals(segments, placements, settings))
+
+
+def totals(segments: list[Segment], placements: list[Placement], settings: TimingSettings) -> dict[str, float]:
+    """Scene totals: speed p50/p95/max, share above 1.2x and above the accepted speed, mean
+    |Δspeed| between neighbours, overflow, lateness, overlaps, IWSLT 2023 M1/M2."""
     if not placements:
         return {"lines": 0}
     speeds = np.array([p.speed for p in placements])
@@ -127,17 +210,32 @@ def totals(segments: list[Segment], placements: list[Placement], lateness: list[
     hyp = np.array([p.duration for p in placements], dtype=float)
     ok = ref > 0
     overflow = np.array([p.overflow for p in placements])
+    overlap = np.array([p.overlap for p in placements])
     return {
         "lines": len(placements),
         "speed_p50": float(np.percentile(speeds, 50)),
         "speed_p95": float(np.percentile(speeds, 95)),
         "speed_max": float(speeds.max()),
-        "share_above_1_2": float(np.mean(speeds > 1.2)),
+        "share_above_1_2": float(np.mean(speeds > 1.2 + 1e-9)),
+        "share_above_accepted": float(np.mean(speeds > settings.accepted_speed + 1e-9)),
         "mean_abs_delta_speed": float(np.mean(np.abs(np.diff(speeds)))) if len(speeds) > 1 else 0.0,
-        "lines_overflowing": int(np.sum(overflow > 0)),
+        "lines_overflowing": int(np.sum(overflow > settings.tolerance_s)),
         "overflow_total": float(overflow.sum()),
         "overflow_max": float(overflow.max()),
-        "lateness_max": float(max(lateness)),
-        "m1": float(1 - np.mean(np.abs(hyp[ok] - ref[ok]) / ref[ok])),
-        "m2": float(np.mean(np.minimum(hyp[ok], ref[ok]) / np.maximum(hyp[ok], ref[ok]))),
+        "lateness_max": float(max(p.lateness for p in placements)),
+        "lateness_mean": float(np.mean([p.lateness for p in placements])),
+        "overlaps": int(np.sum(overlap > 0)),
+        "overlap_total": float(overlap.sum()),
+        "m1": float(1 - np.mean(np.abs(hyp[ok] - ref[ok]) / ref[ok])) if ok.any() else 0.0,
+        "m2": float(np.mean(np.minimum(hyp[ok], ref[ok]) / np.maximum(hyp[ok], ref[ok]))) if ok.any() else 0.0,
     }
+
+
+def correction_speed(speed: float, planned_s: float, measured_s: float, settings: TimingSettings) -> float | None:
+    """A TTS's length is not exactly natural / speed: after a clip made at ``speed`` for a
+    planned length ``planned_s`` measured ``measured_s``, the speed to synthesize again at
+    (capped at ``max_speed``), or None when it is close enough or already at the cap."""
+    if measured_s <= planned_s + settings.tolerance_s or speed >= settings.max_speed:
+        return None
+    new = min(settings.max_speed, _round_up(speed * measured_s / planned_s, settings.speed_step))
+    return new if new > speed else None
