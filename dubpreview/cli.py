@@ -1,4 +1,4 @@
-"""Command line: ``dubpreview dub`` and ``dubpreview demo``.
+"""Command line: ``dubpreview dub``, ``dubpreview demo``, ``dubpreview timing`` and ``dubpreview app``.
 
 Every user-facing problem ends as one line on stderr, ``dubpreview: error: ...``, and
 exit code 2; an unexpected failure prints one line and exit code 1 (``--debug`` shows
@@ -64,9 +64,35 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hf-model", default=None, help="transformers MT model: hub name or local folder")
     p.add_argument("--voice", default=None, help="Kokoro voice for every line (default: the language's preset)")
     p.add_argument("--max-speed", type=float, default=1.3, help="highest speed-up of a dub line (default 1.3)")
+    p.add_argument("--accepted-speed", type=float, default=1.2,
+                   help="speed-ups up to this are used before pushing lateness (default 1.2)")
+    p.add_argument("--max-lateness", type=float, default=0.4,
+                   help="seconds a line may push the next one instead of speeding up further (default 0.4)")
+    p.add_argument("--smoothing", type=float, default=0.1,
+                   help="largest speed step between close neighbouring lines, 0 = off (default 0.1)")
+    p.add_argument("--timing-table", action="store_true", help="print the per-line timing table after the run")
     p.add_argument("--threads", type=int, default=int(os.environ.get("DUBPREVIEW_THREADS", "2")),
                    help="CPU threads per model (default 2)")
     p.add_argument("--project", default=None, help="project folder (default: OUTPUT.dubpreview beside the preview)")
+    p.add_argument("--speakers", type=int, default=None,
+                   help="number of speakers in the scene (default: found by diarization)")
+    p.add_argument("--diarize", action=argparse.BooleanOptionalAction, default=True,
+                   help="find who speaks each line (default: on)")
+    p.add_argument("--voice-match", action=argparse.BooleanOptionalAction, default=True,
+                   help="give each speaker a voice matched to the actor (default: on; --no-voice-match: one preset voice)")
+    p.add_argument("--voice-refine", action="store_true",
+                   help="refine each matched voice by one more synthesis (a few seconds per speaker)")
+    p.add_argument("--voice-library", default=None,
+                   help="folder of saved actor profiles (default: voices/profiles)")
+    p.add_argument("--save-voices", action="store_true",
+                   help="save this scene's actor profiles to the library for later scenes")
+    p.add_argument("--separation", default="auto", choices=["auto", "spleeter", "centre", "none"],
+                   help="dialogue removal from the original: spleeter (model), centre (5.1 centre drop / "
+                        "stereo centre cut), none (duck the original); auto picks by layout (default: auto)")
+    p.add_argument("--target-lufs", type=float, default=-23.0,
+                   help="programme loudness, LUFS integrated (default -23, EBU R128); true peak <= -1 dBTP")
+    p.add_argument("--bed-db", type=float, default=0.0,
+                   help="level of the music-and-effects bed under the dub, dB (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,10 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--translation", default=None, help="import a human translation (SRT or VTT) of the dialogue")
     _add_dub_options(p)
 
+    t = sub.add_parser("timing", help="print the timing table of a project")
+    t.add_argument("project", help="the project folder (OUTPUT.dubpreview)")
+
     d = sub.add_parser("demo", help="dub the real scene(s) bundled in demo/")
     d.add_argument("--scene", default="ami", choices=[*DEMO_SCENES, "all"], help="which demo scene (default: ami)")
     d.add_argument("-o", "--output-dir", default="dubpreview-demo", help="folder for the previews (default: ./dubpreview-demo)")
     _add_dub_options(d)
+
+    a = sub.add_parser("app", help="start the review studio (a web app) to run, edit, re-render and share a dub")
+    a.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    a.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    a.add_argument("--share", action="store_true", help="also make a public link (needs --auth)")
+    a.add_argument("--auth", action="append", metavar="USER:PASS",
+                   help="sign-in credentials (repeatable); also --auth-file or $DUBPREVIEW_AUTH")
+    a.add_argument("--auth-file", default=None, help="file with one USER:PASS per line")
+    a.add_argument("--insecure-share", action="store_true", help="allow --share without sign-in (anyone with the link)")
+    a.add_argument("--projects", default=None,
+                   help="projects folder (default: ~/.local/share/dubpreview/projects)")
+    a.add_argument("--max-upload", default="500mb", help="largest upload (default 500mb)")
+    a.add_argument("--jobs", type=int, default=1, help="heavy jobs (run, render) at once across all users (default 1)")
+    a.add_argument("--threads", type=int, default=int(os.environ.get("DUBPREVIEW_THREADS", "2")),
+                   help="CPU threads per model (default 2)")
     return parser
 
 
@@ -96,26 +140,41 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
 
     if not 1.0 <= args.max_speed <= 2.0:
         raise DubError(f"--max-speed {args.max_speed} is outside 1.0-2.0; 1.3 is the usual ceiling")
+    if not 1.0 <= args.accepted_speed <= args.max_speed:
+        raise DubError(f"--accepted-speed {args.accepted_speed} must lie between 1.0 and --max-speed {args.max_speed}")
+    if not 0.0 <= args.max_lateness <= 2.0 or not 0.0 <= args.smoothing <= 1.0:
+        raise DubError("--max-lateness must be 0-2 s and --smoothing 0-1")
     if args.threads < 1:
         raise DubError("--threads must be at least 1")
+    if getattr(args, "speakers", None) is not None and not 1 <= args.speakers <= 20:
+        raise DubError(f"--speakers {args.speakers} must be between 1 and 20")
+    from dubpreview.mix.programme import check_options
+
+    check_options(args.separation, args.target_lufs, args.bed_db)
     return DubSettings(targets=targets, source_language=source, asr=args.asr,
                        translator=translator or args.translator, translation_file=translation,
                        hf_model=args.hf_model, voice=args.voice, threads=args.threads,
-                       timing=TimingSettings(max_speed=args.max_speed), mix=MixSettings())
+                       diarize=getattr(args, "diarize", True), speakers=getattr(args, "speakers", None),
+                       voice_match=getattr(args, "voice_match", True), voice_refine=getattr(args, "voice_refine", False),
+                       voice_library=getattr(args, "voice_library", None), save_voices=getattr(args, "save_voices", False),
+                       timing=TimingSettings(max_speed=args.max_speed, accepted_speed=args.accepted_speed,
+                                             max_lateness_s=args.max_lateness, smoothing=args.smoothing),
+                       mix=MixSettings(), separation=args.separation, target_lufs=args.target_lufs,
+                       bed_db=args.bed_db)
 
 
-def _run(source: Path, settings, output, project) -> None:
+def _run(source: Path, settings, output, project, table: bool = False) -> None:
     from dubpreview.pipeline import dub
+    from dubpreview.timing.report import format_table
 
     t0 = time.perf_counter()
     print(f"dubpreview: {source.name} -> {', '.join(settings.targets)}", file=sys.stderr)
     result = dub(source, settings, output=output, project_dir=project, reporter=ConsoleReporter())
     seconds = time.perf_counter() - t0
     for lang, rep in result.timing.items():
-        tot = rep["totals"]
-        if tot.get("lines"):
-            print(f"  timing {lang}: {tot['lines']} lines, speed p50 {tot['speed_p50']:.2f} max {tot['speed_max']:.2f}, "
-                  f"{tot['lines_overflowing']} overflowing (max {tot['overflow_max']:.2f} s)", file=sys.stderr)
+        texts = {s.id: s.translation.get(lang, "") for s in result.segments}
+        lines = format_table(rep, texts).splitlines()
+        print(f"  timing {lang}:", *(lines if table else lines[-1:]), sep="\n    ", file=sys.stderr)
     print(f"  done in {seconds:.1f} s; project: {result.project}", file=sys.stderr)
     print(f"preview: {result.preview}")
 
@@ -125,7 +184,22 @@ def cmd_dub(args) -> None:
     if args.translation and not Path(args.translation).is_file():
         raise DubError(f"translation file not found: {args.translation}")
     settings = _settings(args, targets, args.source, None, args.translation)
-    _run(Path(args.input), settings, args.output, args.project)
+    _run(Path(args.input), settings, args.output, args.project, args.timing_table)
+
+
+def cmd_timing(args) -> None:
+    import json
+
+    from dubpreview.timing.report import format_table
+
+    root = Path(args.project)
+    try:
+        timing = json.loads((root / "timing.json").read_text(encoding="utf-8"))["languages"]
+        segments = json.loads((root / "project.json").read_text(encoding="utf-8"))["segments"]
+    except (OSError, ValueError, KeyError):
+        raise DubError(f"{root} has no timing report; give the project folder of a finished dub") from None
+    for lang, report in timing.items():
+        print(f"{lang}:\n" + format_table(report, {s["id"]: s["translation"].get(lang, "") for s in segments}, width=60))
 
 
 def cmd_demo(args) -> None:
@@ -141,7 +215,15 @@ def cmd_demo(args) -> None:
         settings = _settings(args, scene["to"], scene["from"], scene["translator"], translation)
         output = out_dir / f"{Path(scene['file']).stem}.dub-{'-'.join(scene['to'])}.mp4"
         project = args.project or None
-        _run(src, settings, output, project)
+        _run(src, settings, output, project, args.timing_table)
+
+
+def cmd_app(args) -> None:
+    from dubpreview.app import launch
+
+    launch(args.host, args.port, share=args.share, auth=args.auth, auth_file=args.auth_file,
+           insecure_share=args.insecure_share, projects=args.projects, max_upload=args.max_upload,
+           jobs=args.jobs, threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"dub": cmd_dub, "demo": cmd_demo}[args.command](args)
+        {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app}[args.command](args)
     except DubError as exc:
         print(f"dubpreview: error: {exc}", file=sys.stderr)
         return 2

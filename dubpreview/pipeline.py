@@ -17,7 +17,7 @@ import os
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,7 +28,8 @@ from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, mix, to_segment
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
-from dubpreview.timing.fit import TimingSettings, correction_speed, place, plan
+from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
+                                  synthesis_speed)
 from dubpreview.util.files import atomic_path, atomic_write_json
 
 Reporter = Callable[[str, str, float], None]
@@ -43,7 +44,16 @@ class DubSettings:
     ``asr``: transcriber name; ``translator``: backend name or None for automatic;
     ``translation_file``: a human translation (SRT/VTT) to import; ``hf_model``: a
     transformers model (hub name or folder); ``voice``: Kokoro voice for every line
-    (None = the language's preset); ``threads``: CPU threads per model.
+    (None = the language's preset); ``threads``: CPU threads per model;
+    ``separation``: dialogue/M&E separation, one of ``auto``, ``spleeter``, ``centre``,
+    ``none`` (:mod:`dubpreview.separate`); ``target_lufs``: programme loudness (LUFS,
+    EBU R128 -23); ``bed_db``: level of the music-and-effects bed (dB). These two override
+    the same fields of ``mix`` when rendering.
+    Speakers (:mod:`dubpreview.voices.scene`): ``diarize`` gives each line a speaker
+    (``speakers``: their number, None = found); ``voice_match`` gives each speaker a voice
+    matched to the actor (``voice_refine``: refine it by one more synthesis per speaker);
+    ``voice_library``: saved profiles folder (None = ``voices/profiles``); ``save_voices``:
+    save this scene's profiles there.
     """
 
     targets: list[str]
@@ -56,6 +66,15 @@ class DubSettings:
     threads: int = 2
     timing: TimingSettings = field(default_factory=TimingSettings)
     mix: MixSettings = field(default_factory=MixSettings)
+    separation: str = "auto"
+    target_lufs: float = -23.0
+    bed_db: float = 0.0
+    diarize: bool = True
+    speakers: int | None = None
+    voice_match: bool = True
+    voice_refine: bool = False
+    voice_library: str | None = None
+    save_voices: bool = False
 
     def public(self) -> dict:
         """The settings as stored in ``project.json``."""
@@ -64,6 +83,9 @@ class DubSettings:
             "translator": self.translator, "translation_file": self.translation_file,
             "hf_model": self.hf_model, "voice": self.voice,
             "timing": vars(self.timing), "mix": vars(self.mix),
+            "diarize": self.diarize, "speakers": self.speakers, "voice_match": self.voice_match,
+            "voice_refine": self.voice_refine, "voice_library": self.voice_library, "save_voices": self.save_voices,
+            "separation": self.separation, "target_lufs": self.target_lufs, "bed_db": self.bed_db,
         }
 
 
@@ -151,6 +173,9 @@ def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathL
     src = src.resolve()
     targets = _targets(settings)
     settings.targets = targets
+    from dubpreview.mix.programme import check_options
+
+    check_options(settings.separation, settings.target_lufs, settings.bed_db)
     if settings.translation_file and len(targets) > 1:
         raise DubError("--translation imports one language; dub one target language per run with it")
     if settings.source_language:
@@ -225,6 +250,9 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
         st["extra"] = {"segments": len(cached["segments"]), "language": cached["language"]}
     language = cached["language"]
     segments = [Segment.from_dict(d) for d in cached["segments"]]
+    from dubpreview.voices.scene import speakers_stage  # speaker per segment, voice profiles
+
+    segments = speakers_stage(project, audio16, segments, settings, stages)
     edits = {d["id"]: d for d in project.state.get("segments", []) if project.state.get("asr_key") == key}
     project.state["asr_key"] = key
     project.state["source_language"] = language
@@ -233,7 +261,14 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
     for target in settings.targets:
         if not segments:
             break
-        translator = _translator(settings, language, target, transcriber)
+        try:
+            translator = _translator(settings, language, target, transcriber)
+        except DubError as exc:
+            if settings.source_language is not None:
+                raise
+            raise DubError(f"the scene sounds like {languages.name(language)} (language identification, "
+                           f"p {cached['language_probability']:.2f}) and {exc}; if the scene is in another "
+                           "language, choose it as the source language (--from, or Source language in the app)") from None
         tkey = cache_key(source=sha, backend=translator.name, pair=[language, target],
                          texts=[s.text for s in segments], spans=[[s.start, s.end] for s in segments],
                          file=file_sha256(settings.translation_file) if settings.translation_file else None,
@@ -276,8 +311,8 @@ def _clip(project: Project, synth, text: str, lang: str, voice: str, speed: floa
 
 def _shorten_lines(segments: list[Segment], naturals: list[float], report: TimingReport, lang: str,
                    translator, synth, timing: TimingSettings, n: int = 4) -> list[int]:
-    """Length-aware translation: where a line needs more than the accepted speed and the
-    translator gives n-best candidates (``translate_nbest``), take the best-scoring one that
+    """Length-aware translation: where a line does not fit its window at the accepted speed
+    and the translator gives n-best candidates (``translate_nbest``), take the best-scoring one that
     fits (:func:`dubpreview.timing.length.choose`). Lines the user edited are left alone.
 
     Updates the segments in place (``translation``, ``alternatives``, ``shortened``) and
@@ -286,8 +321,11 @@ def _shorten_lines(segments: list[Segment], naturals: list[float], report: Timin
     from dubpreview.timing.length import choose, rank
 
     nbest = getattr(translator, "translate_nbest", None)
-    todo = [i for i, (seg, p) in enumerate(zip(segments, report.placements))
-            if p.speed > timing.accepted_speed + 1e-9 and lang not in seg.edited and seg.speed is None]
+    def rushed(i: int) -> bool:  # does not fit its window even at the accepted speed
+        p = report.placements[i]
+        return naturals[i] / timing.accepted_speed > p.slot - (p.start - segments[i].start) + timing.tolerance_s
+
+    todo = [i for i, seg in enumerate(segments) if rushed(i) and lang not in seg.edited and seg.speed is None]
     if nbest is None or not todo:
         return []
     candidates = nbest([segments[i].text for i in todo], n)
@@ -344,10 +382,11 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     """Synthesize every dubbed line of ``lang`` and fit it (:mod:`dubpreview.timing.fit`).
 
     Every line is first synthesized at natural speed (cached); the pure planner chooses
-    speeds and starts from those lengths; lines that would be rushed get a shorter
+    rates and starts from those lengths; lines that would be rushed get a shorter
     translation where ``translator`` offers n-best candidates; lines that need it are
-    re-synthesized at their speed (one correction step if the TTS came out longer than
-    planned); the final placement uses the real clip lengths.
+    re-synthesized at the TTS speed expected to give their rate (one correction step if
+    the length is off by more than the tolerance); the final placement uses the real clip
+    lengths, and its speeds are the rates as heard (natural / real length).
     Returns the timing report (its lines carry the clip paths) and the lines ready to mix.
     """
     from tqdm import tqdm
@@ -357,38 +396,52 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
     synth = default_synthesizer(settings.threads)
     voice = settings.voice or default_voice(lang)
+    from dubpreview.voices.scene import speaker_voices
+
+    synth, by_speaker = speaker_voices(project, lang, settings, synth)  # matched or chosen per speaker
     timing = settings.timing
     active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip()]
     counts = {"computed": 0, "cached": 0}
 
     def natural_length(seg: Segment) -> float:
-        samples, _ = _clip(project, synth, seg.translation[lang], lang, seg.voice or voice, 1.0, counts)
+        samples, _ = _clip(project, synth, seg.translation[lang], lang, seg.voice or by_speaker.get(seg.speaker, voice),
+                              1.0, counts)
         return len(samples) / synth.sample_rate
 
-    with stages.stage(f"synthesize {lang} ({synth.name}, {voice})") as st:
+    with stages.stage(f"synthesize {lang} ({synth.name}, {'voices per speaker' if by_speaker else voice})") as st:
         naturals = [natural_length(seg) for seg in tqdm(active, desc=f"synthesize {lang}", unit="line",
                                                         leave=False, disable=None)]
         planned = plan(active, naturals, timing, duration)
         for i in _shorten_lines(active, naturals, planned, lang, translator, synth, timing):
             naturals[i] = natural_length(active[i])
             planned = plan(active, naturals, timing, duration)
-        clips, durations, speeds = [], [], []
+        clips, durations, params = [], [], []
+        exponent = getattr(synth, "speed_exponent", 1.0)
         for seg, p, natural in zip(active, planned.placements, naturals):
-            text, v, speed = seg.translation[lang], seg.voice or voice, p.speed
-            samples, path = _line_clip(project, synth, text, lang, v, speed, counts)
-            better = correction_speed(speed, natural / speed, len(samples) / synth.sample_rate, timing)
-            if better is not None and seg.speed is None:
-                speed = better
-                samples, path = _line_clip(project, synth, text, lang, v, speed, counts)
-            clips.append((samples, path))
-            durations.append(len(samples) / synth.sample_rate)
-            speeds.append(speed)
+            text, v = seg.translation[lang], seg.voice or by_speaker.get(seg.speaker, voice)
+            param = synthesis_speed(p.speed, exponent, timing.speed_step)
+            tried: dict[float, tuple[np.ndarray, Path]] = {}
+            for _ in range(4):  # the first try and at most three corrections: the TTS varies per line
+                tried[param] = _line_clip(project, synth, text, lang, v, param, counts)
+                better = corrected_synthesis_speed(param, natural, natural / p.speed,
+                                                   len(tried[param][0]) / synth.sample_rate, exponent,
+                                                   timing) if p.speed != 1.0 else None
+                if better is None or better in tried:
+                    break
+                param = better
+            lengths = {k: len(c[0]) / synth.sample_rate for k, c in tried.items()}
+            param = pick_clip(lengths, natural, natural / p.speed, timing)
+            clips.append(tried[param])
+            durations.append(lengths[param])
+            params.append(param)
         st["status"] = "cached" if counts["computed"] == 0 else "computed"
         st["extra"] = dict(counts)
     targets = [min(p.start, p.desired_start) for p in planned.placements]
-    report = place(active, durations, speeds, timing, duration, targets=targets)
+    rates = [round(nat / dur, 4) if dur > 0 else 1.0 for nat, dur in zip(naturals, durations)]
+    report = place(active, durations, rates, timing, duration, targets=targets)
     report.clips = [str(path) for _, path in clips]
     report.naturals = naturals
+    report.synthesis_speeds = params
     lines = [MixedLine(p.start, samples, synth.sample_rate, seg.start, seg.end)
              for p, (samples, _), seg in zip(report.placements, clips, active)]
     return report, lines
@@ -410,8 +463,9 @@ def _export_wav(samples: np.ndarray, path: Path) -> Path:
 def render(src: Path, info, project: Project, settings: DubSettings, stages: _Stages, out: Path,
            segments: list[Segment], language: str) -> tuple[dict[str, Path], dict[str, dict]]:
     """Synthesize, fit, mix, write stems and subtitles, remux. Returns (outputs, timing per language)."""
-    from dubpreview.media.extract import load_audio
     from dubpreview.media.remux import AudioTrack, SubtitleTrack, write_preview
+    from dubpreview.mix.programme import mix_programme
+    from dubpreview.separate.cache import load_scene_audio, separate_scene
     from dubpreview.subtitles import cues_from_segments, write_srt, write_vtt
 
     root = project.root
@@ -419,15 +473,33 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     timing: dict[str, dict] = {}
     audio_tracks, subtitle_tracks = [], []
     with stages.stage("load original audio"):
-        original = load_audio(src, sample_rate=MIX_RATE, channels=2).samples
+        scene = load_scene_audio(src, info, MIX_RATE)
+    with stages.stage(f"separate dialogue ({settings.separation})") as st:
+        sep = separate_scene(project, scene, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
+        st["status"] = "cached" if sep.cached else "computed"
+        st["extra"] = {"method": sep.stems.method}
+    del scene
+    for note in sep.stems.notes:
+        stages.note(note)
+    original, bed = sep.original, sep.stems.bed
+    project.state["separation"] = {"method": sep.stems.method, "notes": sep.stems.notes}
+    if sep.stems.separated:  # the music-and-effects stem, as separated (before bed level and ducking)
+        outputs["me_stem"] = _export_wav(bed, root / "me.wav")
+    reference = (sep.stems.dialogue if sep.stems.separated else original).mean(axis=1)
+    mix_settings = replace(settings.mix, target_lufs=settings.target_lufs, bed_db=settings.bed_db)
     duration = len(original) / MIX_RATE
     for i, lang in enumerate(settings.targets if segments else []):
         report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
                                            translator=_nbest_translator(settings, language, lang))
         timing[lang] = report.to_dict()
         with stages.stage(f"mix {lang}"):
-            stem = dub_stem(lines, original.mean(axis=1), duration, settings.mix)
-            programme = mix(original, stem, [(p.start, p.end) for p in report.placements], settings.mix)
+            stem = dub_stem(lines, reference, duration, mix_settings)  # each line matched on the dialogue stem
+            programme, loud = mix_programme(bed, stem, [(p.start, p.end) for p in report.placements],
+                                            mix_settings, sep.stems.separated, sep.bed_speech)
+            stem = stem * np.float32(10 ** (loud.gain_db / 20))  # the dub stem as heard in the programme
+            project.state.setdefault("loudness", {})[lang] = {
+                "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
+                "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix_settings.target_lufs}
             outputs[f"dub_stem_{lang}"] = _export_wav(stem, root / f"dub.{lang}.wav")
             outputs[f"mix_{lang}"] = _export_wav(programme, root / f"mix.{lang}.wav")
         audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0))

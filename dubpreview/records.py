@@ -139,8 +139,8 @@ class Clip:
 class Placement:
     """Where a dub line goes in the programme.
 
-    ``start`` in seconds; ``speed`` the synthesis speed chosen; ``duration`` the
-    clip's length at that speed; ``slot`` the time available from the source start (own
+    ``start`` in seconds; ``speed`` the speed-up as heard (natural length over
+    ``duration``; 1.0 = natural); ``duration`` the clip's length; ``slot`` the time available from the source start (own
     utterance plus the borrowed silence up to the next line, minus the guard gap);
     ``overflow`` how far the line runs past its window (seconds, >= 0: the next line
     starts that much late); ``lateness`` how much later than its source start (plus
@@ -172,13 +172,15 @@ class TimingReport:
     ``lines_overflowing`` (count), and the IWSLT 2023 dubbing-track duration metrics
     ``m1`` = 1 - mean(|hyp - ref| / ref) and ``m2`` = mean(min(hyp, ref) / max(hyp, ref))
     with ref = source utterance duration, hyp = dub line duration. ``clips`` (paths) and
-    ``naturals`` (seconds at speed 1.0) are filled by the pipeline, one per placement.
+    ``naturals`` (seconds at speed 1.0) and ``synthesis_speeds`` (the TTS's own speed parameter)
+    are filled by the pipeline, one per placement.
     """
 
     placements: list[Placement]
     totals: dict[str, float]
     clips: list[str] = field(default_factory=list)
     naturals: list[float] = field(default_factory=list)
+    synthesis_speeds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: ``lines`` (each placement with its ``end``, and where known the clip's
@@ -190,5 +192,7 @@ class TimingReport:
                 line["clip"] = self.clips[i]
             if i < len(self.naturals):
                 line["natural"] = round(self.naturals[i], 4)
+            if i < len(self.synthesis_speeds):
+                line["synthesis_speed"] = self.synthesis_speeds[i]
             lines.append(line)
         return {"lines": lines, "totals": self.totals}

@@ -6,7 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 from dubpreview.records import Segment
 from dubpreview.timing.baselines import open_dubbing, sonitranslate
-from dubpreview.timing.fit import TimingSettings, correction_speed, place, plan, window_ends
+from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
+                                  synthesis_speed, window_ends)
 from dubpreview.timing.length import Candidate, choose, rank
 
 S = TimingSettings()
@@ -147,16 +148,42 @@ def test_borrow_then_early_then_accepted_then_lateness_then_max():
     # 6.0 s: at 1.2 it ends 0.4 s into the next line's time -> accepted speed, next line late
     ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [5.9, 0.5], S, 8).placements
     assert ps[0].speed == 1.2 and 0 < ps[1].lateness <= S.max_lateness_s + EPS
-    # 7.0 s: needs more than lateness can absorb -> up to the maximum, and an overrun
+    # 6.3 s: more than lateness can absorb at 1.2 -> starting early at 0.3 s, 6.3 / (4.6 + 0.4) = 1.26
+    ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [6.3, 0.5], S, 8).placements
+    assert ps[0].speed == 1.26 and ps[0].overflow <= S.max_lateness_s + EPS
+    # 7.0 s: overruns even at the maximum -> not rushed: the accepted speed, and an overrun
     ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [7.0, 0.5], S, 8).placements
-    assert ps[0].speed == S.max_speed and ps[0].overflow > 0
+    assert ps[0].speed == S.accepted_speed and ps[0].overflow > S.max_lateness_s
 
 
-def test_correction_speed_after_a_tts_that_runs_long():
-    assert correction_speed(1.1, 2.0, 2.01, S) is None
-    assert correction_speed(1.1, 2.0, 2.3, S) == 1.27
-    assert correction_speed(1.25, 2.0, 2.4, S) == S.max_speed
-    assert correction_speed(S.max_speed, 2.0, 3.0, S) is None
+def test_synthesis_speed_for_a_tts_whose_length_is_not_inverse_to_speed():
+    # length ~ speed ** -0.82: a rate of 1.2 needs speed 1.2 ** (1 / 0.82) = 1.249
+    assert synthesis_speed(1.0, 0.82) == 1.0
+    assert synthesis_speed(1.2, 0.82) == 1.24
+    assert synthesis_speed(1.2, 1.0) == 1.2
+    # natural 2.4 s planned at rate 1.2 -> 2.0 s; 10 % too long at 1.25 -> 1.25 * 1.1 ** (1 / 0.82) = 1.404
+    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 2.2, 0.82, S) == 1.4
+    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 2.03, 0.82, S) is None  # a little long: within tolerance
+    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.997, 0.82, S) is None  # rate 1.2018: within 0.2 %
+    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.99, 0.82, S) == 1.24  # rate 1.206: too fast
+    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.9, 0.82, S) == 1.17  # rate 1.26: too fast -> 1.25 * 0.95 ** (1 / 0.82)
+    assert corrected_synthesis_speed(1.05, 2.4, 2.0, 1.5, 0.82, S) == 1.0  # never below natural
+
+
+def test_pick_clip_prefers_a_fit_that_is_not_faster_than_planned():
+    # natural 2.4 s planned at rate 1.2 -> target 2.0 s
+    assert pick_clip({1.25: 2.2, 1.4: 1.98, 1.5: 1.8}, 2.4, 2.0, S) == 1.4
+    # none fits without being too fast or too long: the closest within the maximum rate
+    assert pick_clip({1.25: 2.3, 1.5: 1.7}, 2.4, 2.0, S) == 1.25  # 1.7 s = rate 1.41 > 1.3: excluded
+    assert pick_clip({1.25: 2.3, 1.5: 1.9}, 2.4, 2.0, S) == 1.5  # 1.9 s = rate 1.26: closest
+    assert pick_clip({1.6: 1.5, 1.8: 1.4}, 2.4, 2.0, S) == 1.6  # all above the maximum: the slowest
+
+
+def test_a_line_that_overruns_anyway_is_not_rushed():
+    segs = [Segment(0, 0.0, 1.0, "a"), Segment(1, 2.0, 3.0, "b")]
+    # 10 s of speech before a line at 2 s: hopeless at any speed
+    assert plan(segs, [10.0, 0.5], S, 6).placements[0].speed == S.accepted_speed
+    assert plan(segs, [10.0, 0.5], TimingSettings(rush_overruns=True), 6).placements[0].speed == S.max_speed
 
 
 def test_length_aware_choice():

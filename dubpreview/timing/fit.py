@@ -15,8 +15,10 @@ per line. The policy (see the timing section of ``design.md``):
    speed may run into the next line's start by up to ``max_lateness_s``; the next line
    starts that much late and absorbs it in its own silence (lateness is carried, never
    piled up silently: each line's lateness is in the report).
-5. **Speed up to the hard maximum** (``max_speed``, peers 1.3-1.4) only when that is not
-   enough; beyond it the line overruns and the report says by how much.
+5. **Speed up to the hard maximum** (``max_speed``, peers 1.3-1.4) only when that makes it
+   fit. A line that would overrun even at the maximum is spoken at the accepted speed
+   instead (``rush_overruns=False``): it overruns either way, the report says by how much,
+   and the extra lateness is absorbed by the next silences rather than by a rushed line.
 6. **Smooth the rates**: neighbouring lines closer than ``smoothing_gap_s`` differ by at
    most ``smoothing`` in speed, by raising the slower neighbour (a faster line is shorter,
    so this never adds lateness), because sudden fast lines are what listeners notice.
@@ -24,8 +26,11 @@ per line. The policy (see the timing section of ``design.md``):
    exactly at its source start plus the offset, and if that overlaps the previous line the
    overlap is reported (``overlap`` on the placement, ``overlaps`` in the totals).
 
-Native re-synthesis at the chosen speed is preferred over time-stretching (the pipeline
-asks the TTS for the speed; :mod:`dubpreview.timing.stretch` serves backends without one).
+Speeds here are *rates as heard*: natural length over spoken length. Native re-synthesis
+is preferred over time-stretching: :func:`synthesis_speed` turns a rate into the TTS's own
+speed parameter (a TTS's length is not exactly natural / speed) and
+:func:`corrected_synthesis_speed` corrects it once after measuring;
+:mod:`dubpreview.timing.stretch` serves backends without a speed control.
 The report's totals include the IWSLT 2023 dubbing-track duration metrics M1 and M2.
 """
 
@@ -50,7 +55,11 @@ class TimingSettings:
     a line may start this much before its source line; ``smoothing``: largest speed step
     between close neighbours (0 = off); ``smoothing_gap_s``: lines further apart than this
     are not smoothed; ``tolerance_s``: overrun accepted without another synthesis;
-    ``speed_step``: speeds are rounded up to this step (so cached clips are reused).
+    ``speed_step``: speeds are rounded up to this step (so cached clips are reused);
+    ``rush_overruns``: a line that overruns even at ``max_speed`` is still spoken at
+    ``max_speed`` (True, the usual rule) or at ``accepted_speed`` (False, the default: it
+    overruns anyway, so rushing it only trims the overrun while making it sound hurried;
+    the overrun is carried as lateness and absorbed by the following silences).
     """
 
     accepted_speed: float = 1.2
@@ -62,6 +71,7 @@ class TimingSettings:
     early_s: float = 0.2
     smoothing: float = 0.1
     smoothing_gap_s: float = 1.5
+    rush_overruns: bool = False
     tolerance_s: float = 0.05
     speed_step: float = 0.01
 
@@ -103,7 +113,9 @@ def _choose_speed(natural: float, start: float, win_end: float, is_last: bool,
     need_ext = natural / ext_room if ext_room > 0 else math.inf
     if need_ext <= settings.accepted_speed:
         return settings.accepted_speed
-    return min(settings.max_speed, need_ext)
+    if need_ext <= settings.max_speed or settings.rush_overruns:
+        return min(settings.max_speed, need_ext)
+    return settings.accepted_speed  # it overruns at any speed: do not rush it as well
 
 
 def plan(segments: list[Segment], naturals: list[float], settings: TimingSettings,
@@ -231,11 +243,58 @@ def totals(segments: list[Segment], placements: list[Placement], settings: Timin
     }
 
 
-def correction_speed(speed: float, planned_s: float, measured_s: float, settings: TimingSettings) -> float | None:
-    """A TTS's length is not exactly natural / speed: after a clip made at ``speed`` for a
-    planned length ``planned_s`` measured ``measured_s``, the speed to synthesize again at
-    (capped at ``max_speed``), or None when it is close enough or already at the cap."""
-    if measured_s <= planned_s + settings.tolerance_s or speed >= settings.max_speed:
+def _round(x: float, step: float) -> float:
+    return round(round(x / step) * step, 6)
+
+
+def synthesis_speed(rate: float, exponent: float, step: float = 0.01) -> float:
+    """The TTS speed parameter expected to give the speed-up ``rate`` (natural length over
+    spoken length), for a TTS whose length scales as ``speed ** -exponent``; rounded down
+    to ``step`` (a little long is absorbed by the silence; a little fast is heard). Kokoro's exponent is about 0.82 (measured, see :mod:`dubpreview.tts.kokoro`)."""
+    if rate == 1.0:
+        return 1.0
+    return max(1.0, round(math.floor(rate ** (1.0 / exponent) / step + 1e-9) * step, 6))
+
+
+RATE_TOLERANCE = 0.002
+"""A rendered line may be this much (relative) faster than planned before it is corrected:
+next to none, so a line planned at the accepted speed is not heard above it."""
+
+
+def corrected_synthesis_speed(speed: float, natural_s: float, target_s: float, measured_s: float,
+                              exponent: float, settings: TimingSettings,
+                              bounds: tuple[float, float] = (1.0, 2.0)) -> float | None:
+    """One correction step for a clip made at TTS ``speed`` that should last ``target_s``
+    (its natural length is ``natural_s``) but measured ``measured_s``: the speed to
+    synthesize again at (within ``bounds``), or None when it is close enough: not longer
+    than ``tolerance_s`` over the target, and not faster than planned by more than
+    :data:`RATE_TOLERANCE` (so a line planned at the accepted speed stays at it)."""
+    if target_s <= 0 or measured_s <= 0:
         return None
-    new = min(settings.max_speed, _round_up(speed * measured_s / planned_s, settings.speed_step))
-    return new if new > speed else None
+    too_long = measured_s > target_s + settings.tolerance_s
+    too_fast = natural_s / measured_s > (natural_s / target_s) * (1 + RATE_TOLERANCE)
+    if not (too_long or too_fast):
+        return None
+    new = _round(speed * (measured_s / target_s) ** (1.0 / exponent), settings.speed_step)
+    new = min(max(new, bounds[0]), bounds[1])
+    return new if abs(new - speed) >= settings.speed_step - 1e-9 else None
+
+
+def pick_clip(lengths: dict[float, float], natural_s: float, target_s: float, settings: TimingSettings) -> float:
+    """Of the clips tried (TTS speed -> length in seconds), the one to use: the best fit
+    among those neither longer than ``target_s`` + tolerance nor faster than planned by more
+    than :data:`RATE_TOLERANCE`; else the one closest to the target among those within
+    ``max_speed``; else the slowest. Returns its TTS speed."""
+    planned_rate = natural_s / target_s
+
+    def rate(k: float) -> float:
+        return natural_s / lengths[k] if lengths[k] > 0 else math.inf
+
+    good = [k for k in lengths if lengths[k] <= target_s + settings.tolerance_s
+            and rate(k) <= planned_rate * (1 + RATE_TOLERANCE)]
+    if good:
+        return min(good, key=lambda k: abs(lengths[k] - target_s))
+    capped = [k for k in lengths if rate(k) <= settings.max_speed + 1e-9]
+    if capped:
+        return min(capped, key=lambda k: abs(lengths[k] - target_s))
+    return min(lengths, key=rate)

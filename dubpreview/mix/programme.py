@@ -1,0 +1,212 @@
+"""The broadcast-style programme: dub dialogue over the music-and-effects bed, at a loudness target.
+
+Steps (:func:`mix_programme`):
+
+1. the bed (``(n, 2)`` at 48 kHz) is scaled by ``bed_db`` and ducked under the dub lines:
+   the whole original by ``duck_db`` when nothing was separated (the bed still holds the
+   original dialogue), a separated bed only by ``bed_duck_db`` and only under lines where
+   Silero VAD still hears speech in it (gentle sidechain-style ducking, linear ramps);
+2. the dub stem (mono, already level-matched per line by
+   :func:`dubpreview.mix.duck.dub_stem`) is added to both channels;
+3. the sum is normalised to ``target_lufs`` integrated loudness (ITU-R BS.1770-4 K-weighting
+   and gating via ``pyloudnorm``; EBU R128 recommends -23 LUFS) with the true peak held at or
+   below ``true_peak_db`` dBTP by a look-ahead limiter on the 4x oversampled signal
+   (BS.1770-4 Annex 2 true-peak meter), re-measured and corrected until within 0.1 LU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import resample_poly
+
+MIX_RATE = 48000
+
+OVERSAMPLE = 4
+"""True-peak oversampling factor (BS.1770-4 Annex 2: 4x at 48 kHz)."""
+
+
+@dataclass
+class ProgrammeReport:
+    """What normalisation did: ``gain_db`` applied (dB), ``lufs`` integrated loudness after
+    (LUFS), ``true_peak_db`` after (dBTP), ``limited`` whether the limiter acted."""
+
+    gain_db: float
+    lufs: float
+    true_peak_db: float
+    limited: bool
+
+
+def integrated_loudness(x: np.ndarray, rate: int = MIX_RATE) -> float:
+    """Integrated loudness (LUFS) of ``x`` (``(n,)`` or ``(n, channels)``, float), ITU-R
+    BS.1770-4 through pyloudnorm; ``-inf`` for silence or audio shorter than 0.4 s."""
+    import pyloudnorm
+
+    a = np.asarray(x, dtype=np.float64)
+    if len(a) < int(0.4 * rate) or not np.any(a):
+        return -np.inf
+    with np.errstate(divide="ignore"):
+        return float(pyloudnorm.Meter(rate).integrated_loudness(a))
+
+
+def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+    """Per input sample, the largest |value| over channels and the 4x oversampled points
+    around it (float32 ``(n,)``); computed in chunks with margins (bounded memory)."""
+    a = x if x.ndim == 2 else x[:, None]
+    n = len(a)
+    out = np.empty(n, dtype=np.float32)
+    margin = 64
+    for s in range(0, n, chunk):
+        lo, hi = max(0, s - margin), min(n, s + chunk + margin)
+        up = resample_poly(a[lo:hi].astype(np.float32), OVERSAMPLE, 1, axis=0)
+        up = np.abs(up).max(axis=1).reshape(-1, OVERSAMPLE).max(axis=1)
+        e = min(n, s + chunk)
+        out[s:e] = np.maximum(up[s - lo: e - lo], np.abs(a[s:e]).max(axis=1))
+    return out
+
+
+def true_peak_db(x: np.ndarray) -> float:
+    """True peak (dBTP) of ``x`` (``(n,)`` or ``(n, channels)``): the maximum of the 4x
+    oversampled signal (ITU-R BS.1770-4 Annex 2); ``-inf`` for silence."""
+    if len(x) == 0:
+        return -np.inf
+    peak = float(_peak_envelope(np.asarray(x)).max())
+    return float(20 * np.log10(peak)) if peak > 0 else -np.inf
+
+
+def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: float = 0.005,
+          envelope: np.ndarray | None = None) -> np.ndarray:
+    """Look-ahead peak limiter: ``x`` (``(n, c)`` float) with its true peak held at
+    ``ceiling_db`` dBTP.
+
+    The gain needed at each sample (from the oversampled peak envelope; pass ``envelope``
+    when it is known) is spread by a minimum filter over +-``lookahead_s`` and then
+    smoothed by a moving average of the same width, so the gain falls before each peak and
+    recovers after it, and never exceeds what that peak needs (no clipping, no instant gain
+    steps).
+    """
+    ceiling = 10 ** (ceiling_db / 20)
+    env = _peak_envelope(x) if envelope is None else envelope
+    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12)).astype(np.float32)
+    if need.min() >= 1.0:
+        return x
+    w = 2 * max(1, int(lookahead_s * rate)) + 1
+    gain = uniform_filter1d(minimum_filter1d(need, w, mode="nearest"), w, mode="nearest")
+    return (x * gain[:, None]).astype(np.float32)  # gain[i] <= need[i]: every window averaged covers i
+
+
+def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.0,
+              rate: int = MIX_RATE) -> tuple[np.ndarray, ProgrammeReport]:
+    """``x`` (``(n, c)`` float32) brought to ``target_lufs`` integrated (EBU R128 / ITU-R
+    BS.1770-4) with the true peak at most ``ceiling_db`` dBTP.
+
+    Gain first, then the limiter (:func:`limit`) if the true peak exceeds the ceiling; the
+    loudness is re-measured and the gain corrected (at most 4 rounds) until within 0.1 LU.
+    The oversampled peak envelope of ``x`` is computed once and scaled with the gain.
+    Silence or audio under 0.4 s is returned unchanged. Returns (audio, report).
+    """
+    lufs = integrated_loudness(x, rate)
+    env = _peak_envelope(x)
+    peak = float(env.max()) if len(env) else 0.0
+    tp_x = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if not np.isfinite(lufs):
+        return x.astype(np.float32), ProgrammeReport(0.0, lufs, float(tp_x), False)
+    total = 0.0
+    y = x
+    limited = False
+    for _ in range(4):
+        total += target_lufs - lufs
+        scale = 10 ** (total / 20)
+        y = (x * scale).astype(np.float32)
+        if tp_x + total > ceiling_db:
+            y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)
+            limited = True
+        lufs = integrated_loudness(y, rate)
+        if abs(lufs - target_lufs) <= 0.1:
+            break
+    tp = true_peak_db(y) if limited else float(tp_x + total)
+    if tp > ceiling_db:  # the limiter's own inter-sample overshoot: a last tiny trim
+        y = (y * 10 ** ((ceiling_db - tp - 0.01) / 20)).astype(np.float32)
+        tp, lufs = true_peak_db(y), integrated_loudness(y, rate)
+    return y, ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)
+
+
+def duck_levels(n: int, spans: list[tuple[float, float]], depths_db: list[float], ramp_s: float,
+                rate: int = MIX_RATE) -> np.ndarray:
+    """Gain per sample (float32 ``(n,)``, linear): 1 outside ``spans`` (seconds), each span's
+    ``depths_db`` inside, with linear ramps of ``ramp_s`` seconds before and after."""
+    env = np.ones(n, dtype=np.float32)
+    ramp = max(1, int(ramp_s * rate))
+    for (start, end), depth in zip(spans, depths_db):
+        if depth >= 0:
+            continue
+        low = 10 ** (depth / 20)
+        a, b = int(start * rate), int(end * rate)
+        shape = np.full(max(0, b - a) + 2 * ramp, low, dtype=np.float32)
+        shape[:ramp] = np.linspace(1, low, ramp)
+        shape[-ramp:] = np.linspace(low, 1, ramp)
+        lo, hi = a - ramp, b + ramp
+        s0, s1 = max(0, lo), min(n, hi)
+        if s1 > s0:
+            env[s0:s1] = np.minimum(env[s0:s1], shape[s0 - lo: s1 - lo])
+    return env
+
+
+def bed_speech_by_span(probs: np.ndarray | None, spans: list[tuple[float, float]]) -> list[float]:
+    """Mean Silero speech probability of the bed inside each span (seconds); ``probs`` are
+    per 32 ms window at 16 kHz (:func:`dubpreview.asr.vad.speech_probabilities`). All 1.0
+    when ``probs`` is None (unknown: assume the bed may hold speech)."""
+    if probs is None:
+        return [1.0] * len(spans)
+    win = 512 / 16000
+    out = []
+    for s, e in spans:
+        a, b = int(s / win), max(int(s / win) + 1, int(np.ceil(e / win)))
+        part = probs[a:b]
+        out.append(float(part.mean()) if len(part) else 0.0)
+    return out
+
+
+def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, float]], settings,
+                  separated: bool, bed_speech: np.ndarray | None = None,
+                  speech_threshold: float = 0.3) -> tuple[np.ndarray, ProgrammeReport]:
+    """The programme: ``bed`` (float32 ``(n, 2)`` at 48 kHz) at ``settings.bed_db``, ducked
+    under the dub ``spans`` (seconds), plus the mono ``dub`` stem (``(n,)``) on both
+    channels, normalised by :func:`normalise` to ``settings.target_lufs`` and
+    ``settings.true_peak_db``.
+
+    ``separated``: the bed is a music-and-effects estimate (then it is ducked by
+    ``settings.bed_duck_db`` only under lines where ``bed_speech``, the bed's per-window
+    speech probability, averages above ``speech_threshold``); otherwise the bed is the
+    original mix and is ducked by ``settings.duck_db`` under every line.
+    Returns (programme float32 ``(n, 2)``, report).
+    """
+    n = len(bed)
+    if separated:
+        depths = [settings.bed_duck_db if p > speech_threshold else 0.0
+                  for p in bed_speech_by_span(bed_speech, spans)]
+    else:
+        depths = [settings.duck_db] * len(spans)
+    env = duck_levels(n, spans, depths, settings.ramp_s) * (10 ** (settings.bed_db / 20))
+    out = bed * env[:, None]
+    d = dub[:n]
+    out[: len(d)] += d[:, None]
+    return normalise(out.astype(np.float32), settings.target_lufs, settings.true_peak_db)
+
+
+def check_options(separation: str, target_lufs: float, bed_db: float) -> None:
+    """Raise DubError (one line) unless the user's mix options are usable: ``separation`` one
+    of :data:`dubpreview.separate.METHODS`, ``target_lufs`` within -40..-5 LUFS, ``bed_db``
+    within -40..+12 dB."""
+    from dubpreview.errors import DubError
+    from dubpreview.separate import METHODS
+
+    if separation not in METHODS:
+        raise DubError(f"unknown separation method '{separation}'; choose one of {', '.join(METHODS)}")
+    if not np.isfinite(target_lufs) or not -40.0 <= target_lufs <= -5.0:
+        raise DubError(f"target loudness {target_lufs} LUFS is outside -40..-5 (EBU R128 broadcast is -23, "
+                       "streaming -14 to -16)")
+    if not np.isfinite(bed_db) or not -40.0 <= bed_db <= 12.0:
+        raise DubError(f"bed level {bed_db} dB is outside -40..+12")
