@@ -6,7 +6,7 @@ clips). Reports seconds per stage, total wall time, speed as scene seconds per p
 second (">1x" is faster than real time), and peak RSS. Then ASR alone, faster-whisper versus
 openai-whisper on the same audio, each in its own fresh process.
 
-Each measurement runs in a child process so that peak RSS (``ru_maxrss``) and model loading
+Each measurement runs in a child process so that peak RSS (``VmHWM``) and model loading
 are its own. Timings on a shared machine are noisy: compare the ratios within one run.
 
     python bench/run.py [--scenes ami,fillets] [--threads 2] [--json out.json]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from dubpreview.util.memory import peak_rss_mb  # noqa: E402
 
 
 def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
@@ -86,7 +86,7 @@ def main() -> None:
         kind, *rest = args.child
         res = child_dub(rest[0], rest[1], rest[2], int(rest[3])) if kind == "dub" else \
             child_asr(rest[0], rest[1], int(rest[2]))
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        res["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(res))
         return
 

@@ -13,7 +13,7 @@
    on the dialogue stem (and on the true dialogue), the programme's integrated loudness
    (LUFS) and true peak (dBTP) against the -23 LUFS / -1 dBTP target.
 4. **Cost**: time and peak RSS of separation on 60 s and 10 min of audio (the known mix
-   looped), each in its own process so ``ru_maxrss`` is its own.
+   looped), each in its own process so ``VmHWM`` is its own.
 
 Targets (issue 6): spleeter SDR >= 10 dB, VAD in the bed <= 0.1, per-line error within
 +-2 LU, programme within +-1 LU of target, 60 s separated in under 25 s, a 10-minute scene
@@ -36,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from dubpreview.util.memory import peak_rss_mb  # noqa: E402
 DATA = ROOT / "tests" / "data"
 RATE = 48000
 METHODS = ("spleeter", "centre", "none")
@@ -51,12 +52,12 @@ def child_cost(method: str, seconds: float, threads: int) -> dict:
     n = int(seconds * RATE)
     audio = np.resize(known.mix, (n, 2)).astype(np.float32) if n > len(known.mix) else known.mix[:n]
     del known
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_rss_mb()
     t0, c0 = time.perf_counter(), _cpu()
     stems = get_separator(method, threads).separate(audio, RATE)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     assert stems.bed.shape == audio.shape
-    return {"wall": wall, "cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"wall": wall, "cpu": cpu, "rss_mb": peak_rss_mb(),
             "rss_before_mb": base}
 
 

@@ -283,12 +283,55 @@ def test_two_users_do_not_see_each_other(server, alice_run):
     assert layout(next(Path(f) for f in out_b[4] if Path(f).name == "preview.mp4"))["audio"] == [("por", True), ("eng", False)]
     imported = json.loads((project_dir(server, b_pid) / "project.json").read_text())
     assert imported["source"]["path"].startswith(str(project_dir(server, b_pid)))
+    assert imported["settings"]["voice_library"] == str(project_dir(server, b_pid).parent / "voices"), \
+        "an imported project must use its new owner's voice library"
     # a second session of alice starts with no project open, but lists hers
     a2 = client(server, "alice", "-second")
     with pytest.raises(Exception, match="no project is open in this session"):
         a2.predict(api_name="/status")
     assert a_pid in [p["id"] for p in a2.predict(api_name="/list_projects")]
     assert a2.predict(a_pid, api_name="/open_project")[0].startswith(f"**Project {a_pid}**")
+
+
+@pytest.mark.slow
+def test_speaker_voice_library_and_mix_options(server, alice_run):
+    """Pick a Kokoro voice for a speaker, save the speakers to alice's library, change the
+    bed level and loudness target: each through its API endpoint, each heard in the render."""
+    import pyloudnorm
+    import soundfile as sf
+
+    c, *_ = alice_run
+    folder = project_dir(server, c.predict(api_name="/status")["project"])
+    state = json.loads((folder / "project.json").read_text())
+    speaker = next(iter(state["speakers"]))
+    out = c.predict(speaker, "Chair", "jm_kumo", "male", "", "pt", api_name="/edit_speaker")
+    state = json.loads((folder / "project.json").read_text())
+    assert state["speakers"][speaker]["voice"] == "jm_kumo"
+    assert state["speakers"][speaker]["label"] == "Chair" and state["speakers"][speaker]["gender_override"] == "male"
+    rows = [r for r in out[3]["data"] if r[1] == speaker]
+    assert rows and all(r[6] == "jm_kumo" for r in rows), "the table must show the speaker's picked voice"
+    log = c.predict(api_name="/status")["stage_log"]
+    assert next(e for e in log if e["stage"].startswith("synthesize pt"))["computed"] >= len(rows)
+    with pytest.raises(Exception, match="unknown voice 'nobody'"):
+        c.predict(speaker, "", "nobody", "from the audio", "", "pt", api_name="/edit_speaker")
+    # back to the matched voice; then save the speakers in alice's library (not bob's)
+    c.predict(speaker, "", "matched (from the actor's voice)", "from the audio", "", "pt", api_name="/edit_speaker")
+    assert json.loads((folder / "project.json").read_text())["speakers"][speaker]["voice"] is None
+    c.predict("pt", api_name="/save_voices")
+    saved = sorted((folder.parent / "voices").glob("*.json"))
+    assert saved, "no profile was saved in alice's library"
+    assert not list(server.projects.glob("bob-*/voices/*.json"))
+    # the mix: a louder target is met by the programme; a bad value is one line
+    out = c.predict("none", -16.0, -6.0, "pt", api_name="/mix")
+    settings = json.loads((folder / "project.json").read_text())["settings"]
+    assert (settings["separation"], settings["target_lufs"], settings["bed_db"]) == ("none", -16.0, -6.0)
+    data, rate = sf.read(folder / "mix.pt.wav")
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(data) + 16.0) < 1.0
+    with pytest.raises(Exception, match="3.0 (LUFS is outside|is greater than maximum)") as err:
+        c.predict("auto", 3.0, 0.0, "pt", api_name="/mix")  # Gradio's own bound, or ours behind it
+    assert "Traceback" not in str(err.value)
+    with pytest.raises(Exception, match="demucs.*spleeter"):
+        c.predict("demucs", -23.0, 0.0, "pt", api_name="/mix")
 
 
 def test_bad_archive_and_unsafe_paths_are_refused(tmp_path):

@@ -27,7 +27,7 @@ import gradio as gr
 from dubpreview import languages
 from dubpreview.errors import DubError
 
-from . import service
+from . import service, speakers
 from .projects import ProjectStore
 
 log = logging.getLogger("dubpreview.app")
@@ -163,14 +163,20 @@ class Studio:
         return (service.summary(folder, result) + note, self.player(folder),
                 gr.Dropdown(choices=targets, value=lang), service.segment_rows(folder, lang), files, log_md)
 
+    def library(self, owner: str) -> Path:
+        """``owner``'s voice library (saved actor profiles), beside their projects."""
+        return self.store.owner_dir(owner) / "voices"
+
     def _progress(self, progress, targets: list[str]) -> service.StageProgress:
         return service.StageProgress(lambda f, d: progress(f, desc=d), service.expected_stages(targets))
 
     # -- callbacks -------------------------------------------------------------------------
     @one_line
     def run(self, scene: str | None, use_demo: bool, source_language: str, targets: list[str],
-            translation: str | None, request: gr.Request, progress=gr.Progress()):
-        """Create a project from the uploaded scene (or the demo scene) and dub it."""
+            translation: str | None, separation: str = "auto", target_lufs: float = -23.0, bed_db: float = 0.0,
+            request: gr.Request = None, progress=gr.Progress()):
+        """Create a project from the uploaded scene (or the demo scene) and dub it, with the
+        mix options (separation method, target loudness in LUFS, bed level in dB)."""
         from dubpreview.cli import DEMO_SCENES, demo_dir
 
         if use_demo:
@@ -184,7 +190,9 @@ class Studio:
         folder, result = service.run_project(
             self.store, owner, scene, Path(scene).name, source_language, targets, translation,
             threads=self.config.threads, max_bytes=self.config.max_upload_bytes,
-            reporter=self._progress(progress, targets))
+            reporter=self._progress(progress, targets), separation=separation or "auto",
+            target_lufs=-23.0 if target_lufs is None else target_lufs, bed_db=0.0 if bed_db is None else bed_db,
+            voice_library=self.library(owner))
         self.sessions.set(_key(request), owner, folder)
         return self.view(folder, targets[0], result)
 
@@ -274,9 +282,53 @@ class Studio:
             raise DubError("choose a project archive (.zip) first")
         owner = owner_of(request)
         folder = self.store.import_archive(owner, Path(archive))
+        speakers.set_settings(folder, voice_library=str(self.library(owner)), save_voices=False)
         self.sessions.set(_key(request), owner, folder)
         result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
         return self.view(folder, None, result)
+
+    @one_line
+    def speaker_panel(self, language: str | None, request: gr.Request):
+        """The speaker table, the speaker, voice and profile choices, and the mix options of
+        the open project (shown after every run, render or open)."""
+        from dubpreview.tts.kokoro import default_synthesizer
+
+        folder = self.folder(request)
+        names = speakers.speaker_choices(folder)
+        sep, lufs, bed = speakers.mix_of(folder)
+        return (speakers.speaker_rows(folder, language or None),
+                gr.Dropdown(choices=names, value=names[0] if names else None),
+                gr.Dropdown(choices=[speakers.MATCHED] + default_synthesizer().voices(), value=speakers.MATCHED),
+                gr.Dropdown(choices=speakers.library_choices(self.library(owner_of(request))), value=""),
+                sep, lufs, bed)
+
+    @one_line
+    def edit_speaker(self, speaker: str, label: str | None, voice: str | None, gender: str | None,
+                     profile: str | None, language: str | None, request: gr.Request, progress=gr.Progress()):
+        """Give one speaker a picked voice (or its matched one), a gender, a saved profile
+        from the user's library, a name; then render."""
+        folder = self.folder(request)
+        speakers.edit_speaker(folder, speaker, label, voice, gender, profile)
+        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
+        return self.view(folder, language, result)
+
+    @one_line
+    def save_voices(self, language: str | None, request: gr.Request, progress=gr.Progress()):
+        """Save this scene's speaker profiles in the user's voice library (on this render and
+        every later one), so the same actor gets the same voice in the next scene."""
+        folder = self.folder(request)
+        speakers.set_settings(folder, save_voices=True, voice_library=str(self.library(owner_of(request))))
+        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
+        return self.view(folder, language, result)
+
+    @one_line
+    def apply_mix(self, separation: str, target_lufs: float, bed_db: float, language: str | None,
+                  request: gr.Request, progress=gr.Progress()):
+        """Change the project's separation method, target loudness (LUFS) and bed level (dB); render."""
+        folder = self.folder(request)
+        speakers.set_mix(folder, separation, target_lufs, bed_db)
+        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
+        return self.view(folder, language, result)
 
     @one_line
     def archive(self, request: gr.Request):

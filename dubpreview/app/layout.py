@@ -1,21 +1,26 @@
 """The review studio's page (Gradio Blocks) and its wiring to :class:`~dubpreview.app.callbacks.Studio`.
 
 Left: the scene (upload or the demo scene), languages, Run, earlier projects and archives.
-Centre: the preview player with its original/dub switch, the segment table (editable in
-place) and the per-line tools (play original, play dub, regenerate). Right: downloads and
+Left, under Mix: the separation method, programme loudness and bed level. Centre: the
+preview player with its original/dub switch, the segment table (editable in place), the
+per-line tools (play original, play dub, regenerate) and the speakers (voice picked,
+matched or loaded from the user's library; gender; name). Right: downloads and
 the stage log of the last run.
 
 Every operation is a named API endpoint (``api_name``), so a script can drive a review with
 ``gradio_client``: ``/run``, ``/edit_table``, ``/edit_line``, ``/render``, ``/regenerate``,
 ``/segments``, ``/play_original``, ``/play_dub``, ``/projects``, ``/list_projects``,
-``/open_project``, ``/import_project``, ``/archive``, ``/status``.
+``/open_project``, ``/import_project``, ``/archive``, ``/status``, and for the speakers
+and the mix ``/edit_speaker``, ``/save_voices``, ``/mix``.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from . import service
+from dubpreview.separate import METHODS as SEPARATION_CHOICES
+
+from . import service, speakers
 from .callbacks import AppConfig, Studio
 
 CSS = """
@@ -90,6 +95,15 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                                                 "first, the switch under the player the others.")
                 translation = gr.File(label="Human translation (SRT/VTT, optional, one target)",
                                       file_types=[".srt", ".vtt"])
+                with gr.Accordion("Mix", open=False):
+                    separation = gr.Dropdown(list(SEPARATION_CHOICES), value="auto", label="Dialogue separation",
+                                             info="auto: spleeter for stereo/mono, centre channel for 5.1; "
+                                                  "none: duck the whole original", elem_id="dp-separation")
+                    target_lufs = gr.Number(value=-23.0, label="Programme loudness (LUFS)", minimum=-40, maximum=-5,
+                                            info="EBU R128 broadcast -23; streaming -14 to -16", elem_id="dp-lufs")
+                    bed_db = gr.Slider(-40, 12, value=0.0, step=0.5, label="Music & effects bed (dB)",
+                                       elem_id="dp-bed")
+                    mix_btn = gr.Button("Apply to the open project and render", size="sm", elem_id="dp-mix")
                 run_btn = gr.Button("Run", variant="primary", elem_id="dp-run")
                 with gr.Accordion("Earlier projects", open=False):
                     project_list = gr.Dropdown(choices=[], label="Your projects", elem_id="dp-projects",
@@ -117,6 +131,25 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                     orig_btn = gr.Button("▶ original", size="sm", scale=1)
                     dub_btn = gr.Button("▶ dub", size="sm", scale=1)
                     regen_btn = gr.Button("Regenerate line", size="sm", scale=1)
+                with gr.Accordion("Speakers and voices", open=False, elem_id="dp-speakers-box"):
+                    speaker_table = gr.Dataframe(headers=speakers.SPEAKER_COLUMNS, type="array", interactive=False,
+                                                 wrap=True, elem_id="dp-speakers",
+                                                 label="Speakers found in the scene (voice shown for the table language)")
+                    with gr.Row():
+                        speaker = gr.Dropdown(choices=[], label="Speaker", elem_id="dp-speaker", scale=1,
+                                              allow_custom_value=True)
+                        speaker_name = gr.Textbox(label="Name", placeholder="e.g. the character", scale=1)
+                        speaker_voice = gr.Dropdown(choices=[speakers.MATCHED], value=speakers.MATCHED,
+                                                    label="Voice (pick one, or matched)", allow_custom_value=True,
+                                                    elem_id="dp-speaker-voice", scale=1)
+                        speaker_gender = gr.Dropdown([speakers.GENDER_AUTO, "male", "female"],
+                                                     value=speakers.GENDER_AUTO, label="Gender", scale=1)
+                        speaker_profile = gr.Dropdown(choices=[(speakers.PROFILE_AUTO, "")], value="",
+                                                      label="Saved voice (your library)", scale=1, allow_custom_value=True,
+                                                      elem_id="dp-speaker-profile")
+                    with gr.Row():
+                        speaker_btn = gr.Button("Apply to speaker and render", size="sm", elem_id="dp-speaker-apply")
+                        save_voices_btn = gr.Button("Save these speakers to my voice library", size="sm")
                 with gr.Row():
                     orig_audio = gr.Audio(label="Original line", type="filepath", autoplay=True, interactive=False)
                     dub_audio = gr.Audio(label="Dubbed line", type="filepath", autoplay=True, interactive=False)
@@ -130,20 +163,37 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
         studio.publisher = downloads
 
         view = [summary, player, language, table, downloads, stage_log]
-        run_btn.click(studio.run, [scene, use_demo, source_language, targets, translation], view,
-                      api_name="run", **heavy).then(studio.projects, None, project_list,
-                                            api_name="projects_after_run", api_visibility="private")
-        render_btn.click(studio.render, [language], view, api_name="render", **heavy)
-        regen_btn.click(studio.regenerate, [line, language], view, api_name="regenerate", **heavy)
+        panel = [speaker_table, speaker, speaker_voice, speaker_profile, separation, target_lufs, bed_db]
+        private = {"api_visibility": "private", **light}
+
+        def then_panel(event, name):
+            return event.success(studio.speaker_panel, [language], panel, api_name=f"speakers_after_{name}", **private)
+
+        then_panel(run_btn.click(studio.run, [scene, use_demo, source_language, targets, translation,
+                                              separation, target_lufs, bed_db], view, api_name="run", **heavy),
+                   "run").then(studio.projects, None, project_list, api_name="projects_after_run", **private)
+        then_panel(render_btn.click(studio.render, [language], view, api_name="render", **heavy), "render")
+        then_panel(regen_btn.click(studio.regenerate, [line, language], view, api_name="regenerate", **heavy),
+                   "regenerate")
+        then_panel(speaker_btn.click(studio.edit_speaker, [speaker, speaker_name, speaker_voice, speaker_gender,
+                                                           speaker_profile, language], view,
+                                     api_name="edit_speaker", **heavy), "edit_speaker")
+        then_panel(save_voices_btn.click(studio.save_voices, [language], view, api_name="save_voices", **heavy),
+                   "save_voices")
+        then_panel(mix_btn.click(studio.apply_mix, [separation, target_lufs, bed_db, language], view,
+                                 api_name="mix", **heavy), "mix")
         table.input(studio.edit_table, [language, table], [table, edit_msg], api_name="edit_table",
                     trigger_mode="always_last", **light)
         table.select(studio.select_line, [table], line, api_name="select_line", api_visibility="private", **light)
-        language.input(studio.segments, [language], table, api_name="segments", **light)
+        language.input(studio.segments, [language], table, api_name="segments", **light).then(
+            studio.speaker_panel, [language], panel, api_name="speakers_after_language", **private)
         orig_btn.click(studio.play_original, [line], orig_audio, api_name="play_original", **light)
         dub_btn.click(studio.play_dub, [line, language], dub_audio, api_name="play_dub", **light)
         refresh_btn.click(studio.projects, None, project_list, api_name="projects", **light)
-        open_btn.click(studio.open_project, [project_list], view, api_name="open_project", **light)
-        import_btn.click(studio.import_project, [archive_in], view, api_name="import_project", **heavy)
+        then_panel(open_btn.click(studio.open_project, [project_list], view, api_name="open_project", **light),
+                   "open")
+        then_panel(import_btn.click(studio.import_project, [archive_in], view, api_name="import_project", **heavy),
+                   "import")
         archive_btn.click(studio.archive, None, archive_out, api_name="archive", **heavy)
         gr.api(studio.api_edit_line, api_name="edit_line", **light)
         gr.api(studio.api_status, api_name="status", **light)

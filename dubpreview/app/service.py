@@ -75,20 +75,33 @@ def check_upload(path: str | os.PathLike, max_bytes: int | None) -> None:
 
 def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name: str,
                 source_language: str | None, targets: list[str], translation_file: str | None = None,
-                threads: int = 2, max_bytes: int | None = None, reporter: Reporter | None = None) -> tuple[Path, DubResult]:
+                threads: int = 2, max_bytes: int | None = None, reporter: Reporter | None = None,
+                separation: str = "auto", target_lufs: float = -23.0, bed_db: float = 0.0,
+                voice_library: Path | None = None) -> tuple[Path, DubResult]:
     """Create a project for ``owner`` from ``source`` and dub it (every target language).
 
-    The upload is probed before anything is created. Returns (project folder, result).
+    ``separation``, ``target_lufs`` (LUFS) and ``bed_db`` (dB) are the mix options (see
+    :class:`~dubpreview.pipeline.DubSettings`); ``voice_library`` is the owner's folder of
+    saved voice profiles. The upload and the options are checked before anything is
+    created. Returns (project folder, result).
     """
     from dubpreview.media.probe import probe
+    from dubpreview.mix.programme import check_options
 
     check_upload(source, max_bytes)
+    try:
+        target_lufs, bed_db = float(target_lufs), float(bed_db)
+    except (TypeError, ValueError):
+        raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
+    check_options(separation or "auto", target_lufs, bed_db)
     info = probe(source, scan=False)
     if not targets:
         raise DubError("choose at least one target language")
     folder = store.create(owner, Path(source), name)
     settings = DubSettings(targets=list(targets), threads=threads,
-                           source_language=None if source_language in (None, "", "auto") else source_language)
+                           source_language=None if source_language in (None, "", "auto") else source_language,
+                           separation=separation or "auto", target_lufs=target_lufs, bed_db=bed_db,
+                           voice_library=str(voice_library) if voice_library else None)
     if translation_file:
         dest = folder / "source-translation" / safe_name(Path(translation_file).name, "translation.srt")
         dest.parent.mkdir()
@@ -124,6 +137,8 @@ def segment_rows(folder: Path, language: str | None = None) -> list[list]:
     lang = language or state["settings"]["targets"][0]
     if lang not in state["settings"]["targets"]:
         raise DubError(f"the project does not dub into '{lang}'")
+    from .speakers import speaker_voice
+
     lines = {ln["segment_id"]: ln for ln in _timing(folder).get(lang, {}).get("lines", [])}
     voice = state["settings"].get("voice") or default_voice(lang)
     rows = []
@@ -136,7 +151,8 @@ def segment_rows(folder: Path, language: str | None = None) -> list[list]:
         else:
             fit = fit_status(line)
         rows.append([seg["id"], seg.get("speaker", ""), round(seg["start"], 2), round(seg["end"], 2),
-                     seg["text"], seg["translation"].get(lang, ""), seg.get("voice") or voice,
+                     seg["text"], seg["translation"].get(lang, ""),
+                     seg.get("voice") or speaker_voice(state, seg.get("speaker", ""), lang) or voice,
                      int(round(seg.get("offset_ms") or 0)), "" if seg.get("speed") is None else seg["speed"], fit])
     return rows
 
@@ -222,6 +238,8 @@ def forget_line_clips(folder: Path, segment_id: int) -> int:
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.tts.voices import default_voice
 
+    from .speakers import speaker_voice
+
     state = _state(folder)
     seg = next((s for s in state.get("segments", []) if s["id"] == int(segment_id)), None)
     if seg is None:
@@ -230,7 +248,8 @@ def forget_line_clips(folder: Path, segment_id: int) -> int:
     gone = 0
     for lang, report in _timing(folder).items():
         text = seg["translation"].get(lang, "")
-        voice = seg.get("voice") or state["settings"].get("voice") or default_voice(lang)
+        voice = (seg.get("voice") or state["settings"].get("voice")
+                 or speaker_voice(state, seg.get("speaker", ""), lang) or default_voice(lang))
         paths = [Path(ln["clip"]) for ln in report.get("lines", []) if ln["segment_id"] == seg["id"] and ln.get("clip")]
         key = cache_key(text=text, lang=lang, voice=voice, speed=1.0, model=synth.model_id)
         paths.append(folder / "cache" / "clips" / f"{key}.wav")

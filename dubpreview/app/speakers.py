@@ -1,0 +1,148 @@
+"""The studio's speaker and mix panels, without any web framework.
+
+Speakers: each speaker the diarization found (:mod:`dubpreview.voices.scene`) with what was
+measured from the audio (lines, seconds, gender and its source, median F0 in Hz, the
+library match) and the voice each dub language gives it. A user can pick a bundled Kokoro
+voice for a speaker, go back to the matched voice, override the gender, load a saved
+profile from their own voice library (or refuse the library's match), rename the speaker,
+and save the scene's speakers to their library for the next scene.
+
+Mix: the separation method, the programme's target loudness (LUFS) and the bed level (dB)
+of an existing project, applied by the next render.
+
+Every problem a user can cause raises :class:`~dubpreview.errors.DubError` with one line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dubpreview.errors import DubError
+from dubpreview.util.files import atomic_write_json
+
+SPEAKER_COLUMNS = ["speaker", "name", "lines", "seconds", "gender", "F0 (Hz)", "voice", "similarity", "library"]
+"""The speaker table's columns (read-only; edits go through :func:`edit_speaker`)."""
+MATCHED = "matched (from the actor's voice)"
+"""The voice choice that returns a speaker to its matched voice."""
+GENDER_AUTO = "from the audio"
+PROFILE_AUTO = "automatic (library match)"
+PROFILE_NONE = "none (measure this scene)"
+
+
+def _load(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "project.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DubError("this project has not been run yet; press Run first") from None
+
+
+def voice_label(info: dict, lang: str) -> str:
+    """How a speaker's voice in ``lang`` is shown: the picked voice, the matched blend
+    (``kokoro voice weight + ...``), or ``preset`` when neither applies."""
+    if info.get("voice"):
+        return f"{info['voice']} (picked)"
+    choice = (info.get("voices") or {}).get(lang)
+    if not choice:
+        return "preset"
+    blend = " + ".join(f"{v} {w:.2f}" for v, w in sorted(choice["weights"].items(), key=lambda kv: -kv[1]))
+    return f"{choice['voice_id']} = {blend}"
+
+
+def speaker_voice(state: dict, speaker: str, lang: str) -> str | None:
+    """The voice id a speaker's lines use in ``lang`` (picked, then matched), or None for
+    the language's preset."""
+    info = (state.get("speakers") or {}).get(speaker) or {}
+    if state["settings"].get("voice"):
+        return None
+    if info.get("voice"):
+        return info["voice"]
+    settings = state["settings"]
+    if settings.get("voice_match", True) and settings.get("diarize", True):
+        choice = (info.get("voices") or {}).get(lang)
+        if choice:
+            return choice["voice_id"]
+    return None
+
+
+def speaker_rows(folder: Path, language: str | None = None) -> list[list]:
+    """The speaker table (columns :data:`SPEAKER_COLUMNS`) for ``language`` (default: the
+    first target); empty when the project has no diarization."""
+    state = _load(folder)
+    lang = language or state["settings"]["targets"][0]
+    rows = []
+    for spk, info in (state.get("speakers") or {}).items():
+        gender = info.get("gender") or "?"
+        if info.get("gender_override"):
+            gender = f"{info['gender_override']} (set)"
+        elif info.get("gender"):
+            gender += " (audio)"
+        choice = (info.get("voices") or {}).get(lang) or {}
+        lib = info.get("library_match") or {}
+        library = "—"
+        if info.get("profile_override") == "none":
+            library = "not used"
+        elif lib.get("profile"):
+            library = f"{lib['profile']} ({lib.get('similarity', 0):.2f})"
+        rows.append([spk, info.get("label", spk), info.get("lines", 0), info.get("seconds", 0.0), gender,
+                     info.get("f0_hz", ""), voice_label(info, lang),
+                     "" if info.get("voice") or not choice else choice.get("similarity", ""), library])
+    return rows
+
+
+def speaker_choices(folder: Path) -> list[str]:
+    """The speakers of the project, for the speaker picker."""
+    return list((_load(folder).get("speakers") or {}))
+
+
+def library_choices(library: Path | None) -> list[tuple[str, str]]:
+    """(label, value) choices of the profile picker: automatic, none, then each saved
+    profile in ``library`` as ``label · id``."""
+    from dubpreview.voices import library as lib
+
+    out = [(PROFILE_AUTO, ""), (PROFILE_NONE, "none")]
+    out += [(f"{p.label} · {p.id}", p.id) for p in lib.load_all(library)]
+    return out
+
+
+def edit_speaker(folder: Path, speaker: str, label: str | None, voice: str | None, gender: str | None,
+                 profile: str | None) -> dict:
+    """Apply the speaker panel to one speaker (see :func:`dubpreview.voices.scene.edit_speaker`):
+    ``voice`` a Kokoro voice or :data:`MATCHED`; ``gender`` ``male``/``female`` or
+    :data:`GENDER_AUTO`; ``profile`` a saved profile id, ``"none"`` or ``""`` (automatic);
+    ``label`` the character's name. None leaves a field as it is. Returns the speaker entry."""
+    from dubpreview.voices.scene import edit_speaker as edit
+
+    if not speaker:
+        raise DubError("pick a speaker first")
+    voice = None if voice is None else ("" if voice in (MATCHED, "") else voice)
+    gender = None if gender is None else ("" if gender in (GENDER_AUTO, "") else gender)
+    label = None if label is None or not str(label).strip() else str(label).strip()
+    return edit(folder, speaker, label=label, voice=voice, gender=gender, profile=profile)
+
+
+def set_settings(folder: Path, **changes) -> dict:
+    """Write ``changes`` into the project's stored settings (atomically); returns them."""
+    state = _load(folder)
+    state["settings"].update(changes)
+    atomic_write_json(folder / "project.json", state)
+    return state["settings"]
+
+
+def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float) -> dict:
+    """Store the mix options of a project (checked by
+    :func:`dubpreview.mix.programme.check_options`); the next render applies them."""
+    from dubpreview.mix.programme import check_options
+
+    try:
+        target_lufs, bed_db = float(target_lufs), float(bed_db)
+    except (TypeError, ValueError):
+        raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
+    check_options(separation, target_lufs, bed_db)
+    return set_settings(folder, separation=separation, target_lufs=target_lufs, bed_db=bed_db)
+
+
+def mix_of(folder: Path) -> tuple[str, float, float]:
+    """The project's (separation, target LUFS, bed dB)."""
+    s = _load(folder)["settings"]
+    return s.get("separation", "auto"), float(s.get("target_lufs", -23.0)), float(s.get("bed_db", 0.0))
