@@ -494,15 +494,21 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
         timing[lang] = report.to_dict()
         with stages.stage(f"mix {lang}"):
             stem = dub_stem(lines, reference, duration, mix_settings)  # each line matched on the dialogue stem
+            last = project.state.get("loudness", {}).get(lang, {})
+            same = (last.get("target_lufs") == mix_settings.target_lufs and last.get("bed_db") == mix_settings.bed_db
+                    and last.get("separation") == sep.stems.method)
             programme, loud = mix_programme(bed, stem, [(p.start, p.end) for p in report.placements],
-                                            mix_settings, sep.stems.separated, sep.bed_speech)
+                                            mix_settings, sep.stems.separated, sep.bed_speech,
+                                            previous_gain_db=last.get("gain_db") if same else None)
             stem = stem * np.float32(10 ** (loud.gain_db / 20))  # the dub stem as heard in the programme
             project.state.setdefault("loudness", {})[lang] = {
                 "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
-                "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix_settings.target_lufs}
+                "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix_settings.target_lufs,
+                "bed_db": mix_settings.bed_db, "separation": sep.stems.method}
             outputs[f"dub_stem_{lang}"] = _export_wav(stem, root / f"dub.{lang}.wav")
             outputs[f"mix_{lang}"] = _export_wav(programme, root / f"mix.{lang}.wav")
-        audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0))
+        audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0,
+                                       encode_cache=str(root / "cache" / "aac" / f"mix.{lang}")))
         for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):
             outputs[f"subtitles_{lang}_{ext}"] = root / f"subtitles.{lang}.{ext}"
             writer(cues_from_segments(segments, lang), outputs[f"subtitles_{lang}_{ext}"])
@@ -517,8 +523,11 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
         atomic_write_json(root / "timing.json", {"languages": timing})
         outputs["timing"] = root / "timing.json"
     audio_tracks.append(AudioTrack(None, language, f"Original ({languages.name(language)})", not audio_tracks))
-    with stages.stage("remux preview"):
-        write_preview(src, info, out, audio_tracks, subtitle_tracks)
+    with stages.stage("remux preview") as st:
+        remux_report: dict = {}
+        write_preview(src, info, out, audio_tracks, subtitle_tracks, report=remux_report)
+        st["extra"] = {"dub_encoding": {audio_tracks[k].language: how
+                                        for k, how in remux_report.get("encoded", {}).items()}}
     outputs["preview"] = out
     project.state["timing"] = {k: v["totals"] for k, v in timing.items()}
     return outputs, timing

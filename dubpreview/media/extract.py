@@ -55,6 +55,9 @@ def load_audio(
     """
     if sample_rate <= 0 or channels <= 0:
         raise ValueError(f"sample_rate and channels must be positive, got {sample_rate} Hz, {channels} channels")
+    key = _recent_key(path, sample_rate, channels, stream_index)
+    if key is not None and key in _recent:
+        return Audio(_recent[key].copy(), sample_rate)
     stream = probe(path, scan=False).audio_stream(stream_index)
     graph = ffmpeg_python.input(str(path)).output(
         "pipe:", map=f"0:{stream.index}", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate
@@ -67,7 +70,27 @@ def load_audio(
         samples = samples[: samples.size - samples.size % channels].reshape(-1, channels)
     if stream.duration:
         samples = _fit_length(samples, round(stream.duration * sample_rate), round(MAX_FIT_S * sample_rate))
+    if key is not None:
+        _recent[key] = samples.copy()
+        while len(_recent) > RECENT:
+            _recent.pop(next(iter(_recent)))
     return Audio(samples, sample_rate)
+
+
+RECENT = 2
+"""Decoded results kept in memory (the last scene at the ASR rate and at the mix rate), so a
+re-render in the same process (the studio) does not decode the scene again."""
+_recent: dict[tuple, np.ndarray] = {}
+
+
+def _recent_key(path, sample_rate: int, channels: int, stream_index: int | None) -> tuple | None:
+    """The memo key of one decode: the file's identity (path, size, mtime) and the format;
+    None when the file cannot be stat'ed (the decode then reports the problem)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino, sample_rate, channels, stream_index)
 
 
 def _fit_length(samples: np.ndarray, n: int, max_change: int) -> np.ndarray:

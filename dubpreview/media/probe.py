@@ -123,6 +123,38 @@ def probe(path: str | os.PathLike, *, scan: bool = True, require_audio: bool = T
     """
     p = Path(path)
     check_file(p)
+    key = _identity(p) if scan else None
+    if key is not None and key in _scanned:
+        info = _scanned[key]
+    else:
+        info = _open_and_describe(p, scan)
+        if key is not None:
+            _scanned[key] = info
+            while len(_scanned) > 8:
+                _scanned.pop(next(iter(_scanned)))
+    if require_audio and not info.audio:
+        raise DubError(f"{p} has no audio stream; dubbing needs dialogue audio — give the version of the video with sound")
+    if not (info.audio or info.video or info.subtitles):
+        raise DubError(f"{p} has no audio, video or subtitle stream; give a video or audio file")
+    return info
+
+
+_scanned: dict[tuple, "MediaInfo"] = {}
+"""Scanned descriptions of the last files probed, by file identity: a re-render in the same
+process (the studio) does not read every packet of the scene again."""
+
+
+def _identity(p: Path) -> tuple | None:
+    """(real path, size, mtime ns, inode) of ``p``; None when it cannot be stat'ed."""
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (os.path.realpath(p), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _open_and_describe(p: Path, scan: bool) -> "MediaInfo":
+    """:func:`probe` without its memo and its audio checks."""
     try:
         container = av.open(str(p), mode="r")
     except av.error.FFmpegError as exc:
@@ -131,10 +163,6 @@ def probe(path: str | os.PathLike, *, scan: bool = True, require_audio: bool = T
         info = _describe(p, container)
         if scan:
             info = _scan(p, container, info)
-    if require_audio and not info.audio:
-        raise DubError(f"{p} has no audio stream; dubbing needs dialogue audio — give the version of the video with sound")
-    if not (info.audio or info.video or info.subtitles):
-        raise DubError(f"{p} has no audio, video or subtitle stream; give a video or audio file")
     return info
 
 

@@ -7,7 +7,8 @@ One ffmpeg run (ffmpeg-python graph) builds the preview:
 * the audio tracks follow in the order given — the dub first and marked default,
   the original after it. A track read from a file (the dub WAV) is padded with
   silence or cut to the scene's duration and encoded to AAC 48 kHz stereo 192 kb/s
-  (Opus in WebM, which cannot hold AAC). The source's own audio is copied when its
+  (Opus in WebM, which cannot hold AAC); a 48 kHz stereo WAV is encoded to AAC before
+  the remux on every core (:mod:`dubpreview.media.aac`) and copied in. The source's own audio is copied when its
   codec suits the container (AAC in MP4/MOV/M4A; Opus/Vorbis in WebM; almost
   anything in MKV), else encoded the same way at its own channel count;
 * each SRT becomes a soft subtitle track: ``mov_text`` in MP4/MOV/M4A, ``srt`` in
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import av
+import numpy as np
 import ffmpeg as ffmpeg_python
 
 from dubpreview.errors import DubError
@@ -76,6 +78,9 @@ class AudioTrack:
             first track is the default when none is marked.
         stream_index: with ``path=None``, the source's audio stream (container index,
             ``AudioStream.index``); None = the first audio stream.
+        encode_cache: a path prefix where the AAC encoding of ``path`` is kept, so that
+            the next preview re-encodes only the region that changed
+            (:func:`dubpreview.media.aac.encode_aac_cached`); None = encode it whole.
     """
 
     path: str | os.PathLike | None
@@ -83,6 +88,7 @@ class AudioTrack:
     title: str
     default: bool = False
     stream_index: int | None = None
+    encode_cache: str | os.PathLike | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,7 @@ def write_preview(
     out_path: str | os.PathLike,
     audio_tracks: Sequence[AudioTrack],
     subtitle_tracks: Sequence[SubtitleTrack] = (),
+    report: dict | None = None,
 ) -> Path:
     """Remux ``source`` with ``audio_tracks`` and ``subtitle_tracks`` into ``out_path``.
 
@@ -175,6 +182,8 @@ def write_preview(
         out_path: the preview; its suffix picks the container (see the module table).
         audio_tracks: in output order; at least one.
         subtitle_tracks: ``.srt`` files, in output order.
+        report: filled with ``{"encoded": {track position: "full" | "partial" | "reused"}}``
+            for the file tracks encoded before the remux.
 
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`, complete (written under a temporary
@@ -196,9 +205,12 @@ def write_preview(
     _check_track_files(info, audio_tracks, subtitle_tracks)
     created = _prepare_output_folder(out.parent)
     try:
-        with atomic_path(out) as tmp:
+        with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix=".dub-aac-", dir=out.parent) as work:
             tmp.unlink()  # let ffmpeg create it: mkstemp's placeholder is mode 0600, ffmpeg's follows the umask
-            graph = _build_graph(src, info, tmp, box, audio_tracks, subtitle_tracks)
+            encoded, how = _pre_encode(audio_tracks, info, box, Path(work), f"write the preview {out.name}")
+            if report is not None:
+                report["encoded"] = how
+            graph = _build_graph(src, info, tmp, box, audio_tracks, subtitle_tracks, encoded)
             run(graph, f"write the preview {out.name}")
             _verify(tmp, info, audio_tracks, subtitle_tracks)
     except BaseException:
@@ -343,11 +355,52 @@ def _default_index(audio_tracks: Sequence[AudioTrack]) -> int:
     return next((i for i, t in enumerate(audio_tracks) if t.default), 0)
 
 
+def _pre_encode(audio_tracks: Sequence[AudioTrack], info: MediaInfo, box: _Container, work: Path,
+                what: str) -> tuple[dict[int, Path], dict[int, str]]:
+    """Track position -> an M4A holding that file track already encoded to AAC on every core
+    (:func:`dubpreview.media.aac.encode_aac`; only its changed region when the track has an
+    ``encode_cache``), padded or cut to the scene's duration; the remux then copies it. Only
+    for AAC containers and 48 kHz stereo WAV tracks; others are encoded by the remux itself.
+    Returns (the M4As, how each was made)."""
+    import soundfile as sf
+
+    from dubpreview.media.aac import encode_aac, encode_aac_cached
+
+    done: dict[int, Path] = {}
+    how: dict[int, str] = {}
+    if box.audio_encoder != "aac":
+        return done, how
+    for k, track in enumerate(audio_tracks):
+        if track.path is None:
+            continue
+        try:
+            meta = sf.info(str(track.path))
+        except (RuntimeError, sf.LibsndfileError):
+            continue
+        if meta.samplerate != DUB_SAMPLE_RATE or meta.channels != DUB_CHANNELS:
+            continue
+        samples, _ = sf.read(str(track.path), dtype="float32", always_2d=True)
+        whole = True
+        if info.duration > 0:
+            n = int(round(info.duration * DUB_SAMPLE_RATE))
+            whole = len(samples) == n
+            samples = samples[:n] if len(samples) >= n else np.pad(samples, ((0, n - len(samples)), (0, 0)))
+        if track.encode_cache:
+            done[k], how[k] = encode_aac_cached(samples, DUB_SAMPLE_RATE, work / f"track{k}.m4a", track.encode_cache,
+                                                DUB_BITRATE, what=what, samples_file=track.path if whole else None)
+        else:
+            done[k], how[k] = encode_aac(samples, DUB_SAMPLE_RATE, work / f"track{k}.m4a", DUB_BITRATE, what=what), "full"
+    return done, how
+
+
 def _build_graph(
     src: Path, info: MediaInfo, out: Path, box: _Container,
     audio_tracks: Sequence[AudioTrack], subtitle_tracks: Sequence[SubtitleTrack],
+    encoded: dict[int, Path] | None = None,
 ):
-    """The ffmpeg-python output node writing ``out`` (options as in the module docstring)."""
+    """The ffmpeg-python output node writing ``out`` (options as in the module docstring);
+    ``encoded``: file tracks already encoded (:func:`_pre_encode`), copied as they are."""
+    encoded = encoded or {}
     source = ffmpeg_python.input(str(src))
     streams: list = []
     opts: dict[str, object] = {}
@@ -355,11 +408,15 @@ def _build_graph(
         streams.append(source[str(info.video[0].index)])
         opts["c:v"] = "copy"
     default = _default_index(audio_tracks)
-    from_files = _file_streams(audio_tracks, info.duration)
+    from_files = _file_streams([t if k not in encoded else AudioTrack(None, t.language, t.title)
+                                for k, t in enumerate(audio_tracks)], info.duration)
     for k, track in enumerate(audio_tracks):
         out_index = len(streams)
         if track.path is None:
             streams.append(_source_audio(source, info, track, box, k, opts))
+        elif k in encoded:
+            streams.append(ffmpeg_python.input(str(encoded[k]))["a:0"])
+            opts[f"c:a:{k}"] = "copy"
         else:
             streams.append(from_files[k])
             _encode(opts, k, box, channels=DUB_CHANNELS)

@@ -61,9 +61,18 @@ def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     for s in range(0, n, chunk):
         lo, hi = max(0, s - margin), min(n, s + chunk + margin)
         up = resample_poly(a[lo:hi].astype(np.float32), OVERSAMPLE, 1, axis=0)
-        up = np.abs(up).max(axis=1).reshape(-1, OVERSAMPLE).max(axis=1)
+        up = _columns_max(_columns_max(np.abs(up)).reshape(-1, OVERSAMPLE))
         e = min(n, s + chunk)
-        out[s:e] = np.maximum(up[s - lo: e - lo], np.abs(a[s:e]).max(axis=1))
+        out[s:e] = np.maximum(up[s - lo: e - lo], _columns_max(np.abs(a[s:e])))
+    return out
+
+
+def _columns_max(m: np.ndarray) -> np.ndarray:
+    """Row-wise maximum of a ``(k, c)`` array with few columns, as ``c - 1`` element-wise
+    maxima (numpy's ``max(axis=1)`` over 2-4 columns is several times slower)."""
+    out = np.array(m[:, 0], copy=True)
+    for j in range(1, m.shape[1]):
+        np.maximum(out, m[:, j], out=out)
     return out
 
 
@@ -97,15 +106,25 @@ def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: f
     return (x * gain[:, None]).astype(np.float32)  # gain[i] <= need[i]: every window averaged covers i
 
 
+GAIN_LOCK_LU = 0.1
+"""A re-render keeps the previous render's programme gain while that gain still meets the
+target within this many LU: an edit then changes the programme only where it changed the
+mix, so the preview's AAC track is re-encoded only there (:mod:`dubpreview.media.aac`)."""
+
+
 def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.0,
-              rate: int = MIX_RATE) -> tuple[np.ndarray, ProgrammeReport]:
+              rate: int = MIX_RATE, previous_gain_db: float | None = None) -> tuple[np.ndarray, ProgrammeReport]:
     """``x`` (``(n, c)`` float32) brought to ``target_lufs`` integrated (EBU R128 / ITU-R
     BS.1770-4) with the true peak at most ``ceiling_db`` dBTP.
 
     Gain first, then the limiter (:func:`limit`) if the true peak exceeds the ceiling; the
     loudness is re-measured and the gain corrected (at most 4 rounds) until within 0.1 LU.
+    Without limiting the gain alone meets the target (integrated loudness scales with the
+    gain; only the -70 LUFS absolute gate could move a block), so it is not re-measured.
     The oversampled peak envelope of ``x`` is computed once and scaled with the gain.
-    Silence or audio under 0.4 s is returned unchanged. Returns (audio, report).
+    ``previous_gain_db``: the gain of the last render; kept when it meets the target within
+    :data:`GAIN_LOCK_LU` and the limiter (a local operation) holds the ceiling without the
+    final global trim. Silence or audio under 0.4 s is returned unchanged. Returns (audio, report).
     """
     lufs = integrated_loudness(x, rate)
     env = _peak_envelope(x)
@@ -113,6 +132,15 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     tp_x = 20 * np.log10(peak) if peak > 0 else -np.inf
     if not np.isfinite(lufs):
         return x.astype(np.float32), ProgrammeReport(0.0, lufs, float(tp_x), False)
+    if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
+        g = float(previous_gain_db)
+        y = (x * 10 ** (g / 20)).astype(np.float32)
+        if tp_x + g <= ceiling_db:
+            return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
+        y = limit(y, ceiling_db - 0.05, rate, envelope=env * 10 ** (g / 20))
+        tp, out_lufs = true_peak_db(y), integrated_loudness(y, rate)
+        if tp <= ceiling_db and abs(out_lufs - target_lufs) <= GAIN_LOCK_LU:
+            return y, ProgrammeReport(round(g, 3), float(out_lufs), float(tp), True)
     total = 0.0
     y = x
     limited = False
@@ -123,6 +151,9 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
         if tp_x + total > ceiling_db:
             y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)
             limited = True
+        if not limited:  # a plain gain moves BS.1770 loudness by exactly that gain (gates aside)
+            lufs = target_lufs
+            break
         lufs = integrated_loudness(y, rate)
         if abs(lufs - target_lufs) <= 0.1:
             break
@@ -171,7 +202,8 @@ def bed_speech_by_span(probs: np.ndarray | None, spans: list[tuple[float, float]
 
 def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, float]], settings,
                   separated: bool, bed_speech: np.ndarray | None = None,
-                  speech_threshold: float = 0.3) -> tuple[np.ndarray, ProgrammeReport]:
+                  speech_threshold: float = 0.3,
+                  previous_gain_db: float | None = None) -> tuple[np.ndarray, ProgrammeReport]:
     """The programme: ``bed`` (float32 ``(n, 2)`` at 48 kHz) at ``settings.bed_db``, ducked
     under the dub ``spans`` (seconds), plus the mono ``dub`` stem (``(n,)``) on both
     channels, normalised by :func:`normalise` to ``settings.target_lufs`` and
@@ -181,6 +213,7 @@ def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, flo
     ``settings.bed_duck_db`` only under lines where ``bed_speech``, the bed's per-window
     speech probability, averages above ``speech_threshold``); otherwise the bed is the
     original mix and is ducked by ``settings.duck_db`` under every line.
+    ``previous_gain_db``: the last render's programme gain (see :func:`normalise`).
     Returns (programme float32 ``(n, 2)``, report).
     """
     n = len(bed)
@@ -193,7 +226,8 @@ def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, flo
     out = bed * env[:, None]
     d = dub[:n]
     out[: len(d)] += d[:, None]
-    return normalise(out.astype(np.float32), settings.target_lufs, settings.true_peak_db)
+    return normalise(out.astype(np.float32), settings.target_lufs, settings.true_peak_db,
+                     previous_gain_db=previous_gain_db)
 
 
 def check_options(separation: str, target_lufs: float, bed_db: float) -> None:
