@@ -146,7 +146,7 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     limited = False
     for _ in range(4):
         total += target_lufs - lufs
-        scale = 10 ** (total / 20)
+        scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
         y = (x * scale).astype(np.float32)
         if tp_x + total > ceiling_db:
             y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)

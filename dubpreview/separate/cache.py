@@ -75,6 +75,8 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
         return SceneStems(stems, original, np.asarray(meta["bed_speech"], dtype=np.float32), True)
     stems = get_separator(method, threads).separate(scene, rate)
     stems.notes = notes + stems.notes
+    # the dialogue exactly as a cached run derives it, so a re-render mixes the same samples
+    stems.dialogue = (original - stems.bed).astype(np.float32)
     probs = bed_speech_probabilities(stems.bed, rate)
     project.put_audio("separate", f"{key}-bed", stems.bed, rate)
     project.put_json("separate", key, {"method": stems.method, "notes": stems.notes,
