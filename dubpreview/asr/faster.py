@@ -55,7 +55,8 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
         segments, _info = self._whisper().transcribe(
             audio, language=language, task=task, beam_size=self.beam_size, word_timestamps=task == "transcribe",
             clip_timestamps=common.flat_clips(clips), vad_filter=False,
-            condition_on_previous_text=self.condition_on_previous_text)
+            condition_on_previous_text=self.condition_on_previous_text,
+            **({"temperature": common.TRANSLATE_TEMPERATURE} if task == "translate" else {}))
         return [Segment(id=0, start=s.start, end=s.end, text=s.text,
                         words=[Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])])
                 for s in segments]

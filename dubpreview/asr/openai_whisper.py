@@ -166,7 +166,8 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
         result = whisper.transcribe(
             self._whisper(), audio, verbose=None, language=language, task=task, word_timestamps=task == "transcribe",
             clip_timestamps=common.flat_clips(clips), condition_on_previous_text=self.condition_on_previous_text,
-            fp16=False, beam_size=self.beam_size if self.beam_size > 1 else None)
+            fp16=False, beam_size=self.beam_size if self.beam_size > 1 else None,
+            **({"temperature": common.TRANSLATE_TEMPERATURE} if task == "translate" else {}))
         return [Segment(id=0, start=s["start"], end=s["end"], text=s["text"],
                         words=[Word(w["start"], w["end"], w["word"], w["probability"]) for w in s.get("words", [])])
                 for s in result["segments"]]
