@@ -172,10 +172,13 @@ def test_synthesis_speed_for_a_tts_whose_length_is_not_inverse_to_speed():
 
 def test_pick_clip_prefers_a_fit_that_is_not_faster_than_planned():
     # natural 2.4 s planned at rate 1.2 -> target 2.0 s
-    assert pick_clip({1.25: 2.2, 1.4: 1.98, 1.5: 1.8}, 2.4, 2.0, S) == 1.4
+    assert pick_clip({1.25: 2.2, 1.35: 2.01, 1.5: 1.8}, 2.4, 2.0, S) == 1.35  # fits at rate 1.194
+    # 1.98 s would be rate 1.212, above the accepted 1.2: 0.2 s late at rate 1.09 instead
+    assert pick_clip({1.25: 2.2, 1.4: 1.98, 1.5: 1.8}, 2.4, 2.0, S) == 1.25
     # none fits without being too fast or too long: the closest within the maximum rate
     assert pick_clip({1.25: 2.3, 1.5: 1.7}, 2.4, 2.0, S) == 1.25  # 1.7 s = rate 1.41 > 1.3: excluded
-    assert pick_clip({1.25: 2.3, 1.5: 1.9}, 2.4, 2.0, S) == 1.5  # 1.9 s = rate 1.26: closest
+    assert pick_clip({1.25: 2.3, 1.5: 1.9}, 2.4, 2.0, S) == 1.25  # 0.3 s late beats rate 1.26
+    assert pick_clip({1.25: 2.5, 1.5: 1.9}, 2.4, 2.0, S) == 1.5  # 0.5 s late is over the lateness: 1.26
     assert pick_clip({1.6: 1.5, 1.8: 1.4}, 2.4, 2.0, S) == 1.6  # all above the maximum: the slowest
 
 

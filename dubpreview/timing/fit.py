@@ -283,8 +283,10 @@ def corrected_synthesis_speed(speed: float, natural_s: float, target_s: float, m
 def pick_clip(lengths: dict[float, float], natural_s: float, target_s: float, settings: TimingSettings) -> float:
     """Of the clips tried (TTS speed -> length in seconds), the one to use: the best fit
     among those neither longer than ``target_s`` + tolerance nor faster than planned by more
-    than :data:`RATE_TOLERANCE`; else the one closest to the target among those within
-    ``max_speed``; else the slowest. Returns its TTS speed."""
+    than :data:`RATE_TOLERANCE`; else the closest to the target among those no faster than
+    the accepted speed (or the planned rate, if higher) and at most ``max_lateness_s`` too
+    long (a line a little late sounds better than a rushed one); else the closest among
+    those within ``max_speed``; else the slowest. Returns its TTS speed."""
     planned_rate = natural_s / target_s
 
     def rate(k: float) -> float:
@@ -294,6 +296,10 @@ def pick_clip(lengths: dict[float, float], natural_s: float, target_s: float, se
             and rate(k) <= planned_rate * (1 + RATE_TOLERANCE)]
     if good:
         return min(good, key=lambda k: abs(lengths[k] - target_s))
+    calm = max(settings.accepted_speed, planned_rate) * (1 + RATE_TOLERANCE)
+    unhurried = [k for k in lengths if rate(k) <= calm and lengths[k] <= target_s + settings.max_lateness_s]
+    if unhurried:  # a little late rather than above the accepted speed
+        return min(unhurried, key=lambda k: abs(lengths[k] - target_s))
     capped = [k for k in lengths if rate(k) <= settings.max_speed + 1e-9]
     if capped:
         return min(capped, key=lambda k: abs(lengths[k] - target_s))
