@@ -70,7 +70,7 @@ def load_audio(
         samples = samples[: samples.size - samples.size % channels].reshape(-1, channels)
     if stream.duration:
         samples = _fit_length(samples, round(stream.duration * sample_rate), round(MAX_FIT_S * sample_rate))
-    if key is not None:
+    if key is not None and samples.nbytes <= RECENT_MAX_BYTES:
         _recent[key] = samples.copy()
         while len(_recent) > RECENT:
             _recent.pop(next(iter(_recent)))
@@ -80,6 +80,8 @@ def load_audio(
 RECENT = 2
 """Decoded results kept in memory (the last scene at the ASR rate and at the mix rate), so a
 re-render in the same process (the studio) does not decode the scene again."""
+RECENT_MAX_BYTES = 256 << 20
+"""Larger results (e.g. 10 min of 5.1 at 48 kHz, 0.7 GB) are not kept."""
 _recent: dict[tuple, np.ndarray] = {}
 
 
