@@ -25,7 +25,7 @@ import numpy as np
 
 from dubpreview import languages
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, mix, to_segment
+from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, to_segment
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,

@@ -196,3 +196,17 @@ class TimingReport:
                 line["synthesis_speed"] = self.synthesis_speeds[i]
             lines.append(line)
         return {"lines": lines, "totals": self.totals}
+
+
+def mono_float32(audio, purpose: str) -> np.ndarray:
+    """``audio`` as float32 of shape ``(n,)`` (no copy when it already is one).
+
+    Raises:
+        DubError: ``<purpose> needs mono audio of shape (n,), got shape ...``.
+    """
+    from dubpreview.errors import DubError
+
+    audio = np.asarray(audio)
+    if audio.ndim != 1:
+        raise DubError(f"{purpose} needs mono audio of shape (n,), got shape {audio.shape}")
+    return audio.astype(np.float32, copy=False)

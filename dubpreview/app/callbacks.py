@@ -167,6 +167,11 @@ class Studio:
         """``owner``'s voice library (saved actor profiles), beside their projects."""
         return self.store.owner_dir(owner) / "voices"
 
+    def _render(self, folder: Path, language: str | None, progress):
+        """Render ``folder`` again (progress per stage) and return its view."""
+        targets = service.targets_of(folder)
+        return self.view(folder, language, service.render_project(folder, self._progress(progress, targets)))
+
     def _progress(self, progress, targets: list[str]) -> service.StageProgress:
         return service.StageProgress(lambda f, d: progress(f, desc=d), service.expected_stages(targets))
 
@@ -190,7 +195,7 @@ class Studio:
         folder, result = service.run_project(
             self.store, owner, scene, Path(scene).name, source_language, targets, translation,
             threads=self.config.threads, max_bytes=self.config.max_upload_bytes,
-            reporter=self._progress(progress, targets), separation=separation or "auto",
+            reporter=self._progress(progress, targets), separation=separation,
             target_lufs=-23.0 if target_lufs is None else target_lufs, bed_db=0.0 if bed_db is None else bed_db,
             voice_library=self.library(owner))
         self.sessions.set(_key(request), owner, folder)
@@ -200,8 +205,7 @@ class Studio:
     def render(self, language: str | None, request: gr.Request, progress=gr.Progress()):
         """Render the open project after edits (warm: cached clips, video copied)."""
         folder = self.folder(request)
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, language, result)
+        return self._render(folder, language, progress)
 
     @one_line
     def regenerate(self, line: float | None, language: str | None, request: gr.Request, progress=gr.Progress()):
@@ -210,8 +214,7 @@ class Studio:
         if line is None:
             raise DubError("pick a line first (click a row of the table)")
         service.forget_line_clips(folder, int(line))
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, language, result)
+        return self._render(folder, language, progress)
 
     @one_line
     def edit_table(self, language: str | None, table, request: gr.Request):
@@ -284,8 +287,7 @@ class Studio:
         folder = self.store.import_archive(owner, Path(archive))
         speakers.set_settings(folder, voice_library=str(self.library(owner)), save_voices=False)
         self.sessions.set(_key(request), owner, folder)
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, None, result)
+        return self._render(folder, None, progress)
 
     @one_line
     def speaker_panel(self, language: str | None, request: gr.Request):
@@ -309,8 +311,7 @@ class Studio:
         from the user's library, a name; then render."""
         folder = self.folder(request)
         speakers.edit_speaker(folder, speaker, label, voice, gender, profile)
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, language, result)
+        return self._render(folder, language, progress)
 
     @one_line
     def save_voices(self, language: str | None, request: gr.Request, progress=gr.Progress()):
@@ -318,8 +319,7 @@ class Studio:
         every later one), so the same actor gets the same voice in the next scene."""
         folder = self.folder(request)
         speakers.set_settings(folder, save_voices=True, voice_library=str(self.library(owner_of(request))))
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, language, result)
+        return self._render(folder, language, progress)
 
     @one_line
     def apply_mix(self, separation: str, target_lufs: float, bed_db: float, language: str | None,
@@ -327,8 +327,7 @@ class Studio:
         """Change the project's separation method, target loudness (LUFS) and bed level (dB); render."""
         folder = self.folder(request)
         speakers.set_mix(folder, separation, target_lufs, bed_db)
-        result = service.render_project(folder, self._progress(progress, service.targets_of(folder)))
-        return self.view(folder, language, result)
+        return self._render(folder, language, progress)
 
     @one_line
     def archive(self, request: gr.Request):

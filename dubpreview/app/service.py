@@ -86,21 +86,18 @@ def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name
     created. Returns (project folder, result).
     """
     from dubpreview.media.probe import probe
-    from dubpreview.mix.programme import check_options
+
+    from .speakers import checked_mix
 
     check_upload(source, max_bytes)
-    try:
-        target_lufs, bed_db = float(target_lufs), float(bed_db)
-    except (TypeError, ValueError):
-        raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
-    check_options(separation or "auto", target_lufs, bed_db)
+    separation, target_lufs, bed_db = checked_mix(separation, target_lufs, bed_db)
     info = probe(source, scan=False)
     if not targets:
         raise DubError("choose at least one target language")
     folder = store.create(owner, Path(source), name)
     settings = DubSettings(targets=list(targets), threads=threads,
                            source_language=None if source_language in (None, "", "auto") else source_language,
-                           separation=separation or "auto", target_lufs=target_lufs, bed_db=bed_db,
+                           separation=separation, target_lufs=target_lufs, bed_db=bed_db,
                            voice_library=str(voice_library) if voice_library else None)
     if translation_file:
         dest = folder / "source-translation" / safe_name(Path(translation_file).name, "translation.srt")

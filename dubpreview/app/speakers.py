@@ -15,11 +15,12 @@ Every problem a user can cause raises :class:`~dubpreview.errors.DubError` with 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dubpreview.errors import DubError
 from dubpreview.util.files import atomic_write_json
+
+from .service import _state
 
 SPEAKER_COLUMNS = ["speaker", "name", "lines", "seconds", "gender", "F0 (Hz)", "voice", "similarity", "library"]
 """The speaker table's columns (read-only; edits go through :func:`edit_speaker`)."""
@@ -28,13 +29,6 @@ MATCHED = "matched (from the actor's voice)"
 GENDER_AUTO = "from the audio"
 PROFILE_AUTO = "automatic (library match)"
 PROFILE_NONE = "none (measure this scene)"
-
-
-def _load(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "project.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DubError("this project has not been run yet; press Run first") from None
 
 
 def voice_label(info: dict, lang: str) -> str:
@@ -68,7 +62,7 @@ def speaker_voice(state: dict, speaker: str, lang: str) -> str | None:
 def speaker_rows(folder: Path, language: str | None = None) -> list[list]:
     """The speaker table (columns :data:`SPEAKER_COLUMNS`) for ``language`` (default: the
     first target); empty when the project has no diarization."""
-    state = _load(folder)
+    state = _state(folder)
     lang = language or state["settings"]["targets"][0]
     rows = []
     for spk, info in (state.get("speakers") or {}).items():
@@ -92,7 +86,7 @@ def speaker_rows(folder: Path, language: str | None = None) -> list[list]:
 
 def speaker_choices(folder: Path) -> list[str]:
     """The speakers of the project, for the speaker picker."""
-    return list((_load(folder).get("speakers") or {}))
+    return list((_state(folder).get("speakers") or {}))
 
 
 def library_choices(library: Path | None) -> list[tuple[str, str]]:
@@ -123,26 +117,34 @@ def edit_speaker(folder: Path, speaker: str, label: str | None, voice: str | Non
 
 def set_settings(folder: Path, **changes) -> dict:
     """Write ``changes`` into the project's stored settings (atomically); returns them."""
-    state = _load(folder)
+    state = _state(folder)
     state["settings"].update(changes)
     atomic_write_json(folder / "project.json", state)
     return state["settings"]
 
 
-def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float) -> dict:
-    """Store the mix options of a project (checked by
-    :func:`dubpreview.mix.programme.check_options`); the next render applies them."""
+def checked_mix(separation: str | None, target_lufs, bed_db) -> tuple[str, float, float]:
+    """The mix options as the form gives them, checked by
+    :func:`dubpreview.mix.programme.check_options`: (separation, target LUFS, bed dB);
+    an empty separation is ``auto``. Raises DubError (one line)."""
     from dubpreview.mix.programme import check_options
 
     try:
         target_lufs, bed_db = float(target_lufs), float(bed_db)
     except (TypeError, ValueError):
         raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
+    separation = separation or "auto"
     check_options(separation, target_lufs, bed_db)
+    return separation, target_lufs, bed_db
+
+
+def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float) -> dict:
+    """Store the mix options of a project (see :func:`checked_mix`); the next render applies them."""
+    separation, target_lufs, bed_db = checked_mix(separation, target_lufs, bed_db)
     return set_settings(folder, separation=separation, target_lufs=target_lufs, bed_db=bed_db)
 
 
 def mix_of(folder: Path) -> tuple[str, float, float]:
     """The project's (separation, target LUFS, bed dB)."""
-    s = _load(folder)["settings"]
+    s = _state(folder)["settings"]
     return s.get("separation", "auto"), float(s.get("target_lufs", -23.0)), float(s.get("bed_db", 0.0))

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from dubpreview.asr.base import SAMPLE_RATE
-from dubpreview.errors import BackendUnavailable, DubError
+from dubpreview.errors import BackendUnavailable
+from dubpreview.records import mono_float32
 from dubpreview.models.registry import SOURCES
 
 WINDOW = 512
@@ -71,13 +72,6 @@ def _get_session():
         return _session
 
 
-def _check_audio(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio)
-    if audio.ndim != 1:
-        raise DubError(f"speech detection needs mono audio of shape (n,), got shape {audio.shape}")
-    return audio.astype(np.float32, copy=False)
-
-
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     """Speech probability per 512-sample window.
 
@@ -92,7 +86,7 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
         DubError: the audio is not one-dimensional.
         BackendUnavailable: silero-vad or onnxruntime is missing.
     """
-    audio = _check_audio(audio)
+    audio = mono_float32(audio, "speech detection")
     n_windows = -(-len(audio) // WINDOW)
     if n_windows == 0:
         return np.zeros(0, dtype=np.float32)
@@ -175,7 +169,7 @@ def speech_regions(audio: np.ndarray, min_silence_s: float = 0.5, pad_s: float =
         DubError: the audio is not one-dimensional.
         BackendUnavailable: silero-vad or onnxruntime is missing.
     """
-    audio = _check_audio(audio)
+    audio = mono_float32(audio, "speech detection")
     probs = speech_probabilities(audio)
     return regions_from_probabilities(probs, len(audio), threshold=threshold, min_silence_s=min_silence_s,
                                       min_speech_s=min_speech_s, pad_s=pad_s)

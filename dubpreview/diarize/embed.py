@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dubpreview.errors import BackendUnavailable, DubError
+from dubpreview.records import mono_float32
 
 SAMPLE_RATE = 16000
 """The encoder's input rate in Hz."""
@@ -53,13 +54,6 @@ def encoder(threads: int = 2):
         return _encoder
 
 
-def _check(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio)
-    if audio.ndim != 1:
-        raise DubError(f"speaker embeddings need mono audio of shape (n,), got shape {audio.shape}")
-    return audio.astype(np.float32, copy=False)
-
-
 def normalize_volume(audio: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
     """Scale ``audio`` (float32, shape ``(n,)``) to ``target_dbfs`` RMS, as Resemblyzer's
     ``preprocess_wav`` does before the encoder; silence is returned unchanged."""
@@ -82,7 +76,7 @@ def mel_frames(audio: np.ndarray) -> np.ndarray:
     JIT warm-up per process.
     """
     global _MEL_FB
-    audio = _check(audio)
+    audio = mono_float32(audio, "speaker embeddings")
     if audio.size < 400:
         return np.zeros((0, 40), np.float32)
     if _MEL_FB is None:
@@ -171,7 +165,7 @@ def embed_windows(audio: np.ndarray, regions: list[tuple[float, float]], window_
     Returns:
         :class:`Windows` (empty arrays when there is no speech).
     """
-    audio = _check(audio)
+    audio = mono_float32(audio, "speaker embeddings")
     mel = mel_frames(audio)
     total = len(mel)
     win, hop = int(round(window_s / FRAME_S)), max(1, int(round(hop_s / FRAME_S)))

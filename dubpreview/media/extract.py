@@ -17,7 +17,7 @@ import numpy as np
 
 from dubpreview.errors import DubError
 from dubpreview.media.ffmpeg import run
-from dubpreview.media.probe import probe
+from dubpreview.media.probe import file_identity, probe
 from dubpreview.records import Audio
 
 MAX_FIT_S = 0.02
@@ -55,7 +55,8 @@ def load_audio(
     """
     if sample_rate <= 0 or channels <= 0:
         raise ValueError(f"sample_rate and channels must be positive, got {sample_rate} Hz, {channels} channels")
-    key = _recent_key(path, sample_rate, channels, stream_index)
+    ident = file_identity(path)
+    key = None if ident is None else (*ident, sample_rate, channels, stream_index)
     if key is not None and key in _recent:
         return Audio(_recent[key].copy(), sample_rate)
     stream = probe(path, scan=False).audio_stream(stream_index)
@@ -83,16 +84,6 @@ re-render in the same process (the studio) does not decode the scene again."""
 RECENT_MAX_BYTES = 256 << 20
 """Larger results (e.g. 10 min of 5.1 at 48 kHz, 0.7 GB) are not kept."""
 _recent: dict[tuple, np.ndarray] = {}
-
-
-def _recent_key(path, sample_rate: int, channels: int, stream_index: int | None) -> tuple | None:
-    """The memo key of one decode: the file's identity (path, size, mtime) and the format;
-    None when the file cannot be stat'ed (the decode then reports the problem)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino, sample_rate, channels, stream_index)
 
 
 def _fit_length(samples: np.ndarray, n: int, max_change: int) -> np.ndarray:

@@ -123,7 +123,7 @@ def probe(path: str | os.PathLike, *, scan: bool = True, require_audio: bool = T
     """
     p = Path(path)
     check_file(p)
-    key = _identity(p) if scan else None
+    key = file_identity(p) if scan else None
     if key is not None and key in _scanned:
         info = _scanned[key]
     else:
@@ -144,10 +144,11 @@ _scanned: dict[tuple, "MediaInfo"] = {}
 process (the studio) does not read every packet of the scene again."""
 
 
-def _identity(p: Path) -> tuple | None:
-    """(real path, size, mtime ns, inode) of ``p``; None when it cannot be stat'ed."""
+def file_identity(p: str | os.PathLike) -> tuple | None:
+    """(real path, size, mtime ns, inode) of ``p``, the key of the in-process memos of its
+    scans and decodes (a rewritten file gets a new one); None when it cannot be stat'ed."""
     try:
-        st = p.stat()
+        st = os.stat(p)
     except OSError:
         return None
     return (os.path.realpath(p), st.st_size, st.st_mtime_ns, st.st_ino)

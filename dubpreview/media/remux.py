@@ -408,8 +408,7 @@ def _build_graph(
         streams.append(source[str(info.video[0].index)])
         opts["c:v"] = "copy"
     default = _default_index(audio_tracks)
-    from_files = _file_streams([t if k not in encoded else AudioTrack(None, t.language, t.title)
-                                for k, t in enumerate(audio_tracks)], info.duration)
+    from_files = _file_streams(audio_tracks, info.duration, skip=set(encoded))
     for k, track in enumerate(audio_tracks):
         out_index = len(streams)
         if track.path is None:
@@ -444,15 +443,17 @@ def _source_audio(source, info: MediaInfo, track: AudioTrack, box: _Container, k
     return source[str(original.index)]
 
 
-def _file_streams(audio_tracks: Sequence[AudioTrack], duration: float) -> dict[int, object]:
-    """Track position -> its file's audio, padded with silence or cut to ``duration`` seconds.
+def _file_streams(audio_tracks: Sequence[AudioTrack], duration: float,
+                  skip: set[int] = frozenset()) -> dict[int, object]:
+    """Track position -> its file's audio, padded with silence or cut to ``duration`` seconds;
+    positions in ``skip`` (tracks already encoded) are left out.
 
     ffmpeg-python merges identical nodes, so a file used by two tracks is read once
     and split (``asplit``) rather than given two inputs.
     """
     positions: dict[str, list[int]] = {}
     for k, track in enumerate(audio_tracks):
-        if track.path is not None:
+        if track.path is not None and k not in skip:
             positions.setdefault(os.path.realpath(track.path), []).append(k)
     streams: dict[int, object] = {}
     for path, ks in positions.items():

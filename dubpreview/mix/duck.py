@@ -4,9 +4,8 @@ Each dub line is level-matched to the original line it replaces: loudness by ITU
 BS.1770 (``pyloudnorm``) for lines of 0.4 s or more (BS.1770's gating block), RMS
 for shorter ones, measured on the dialogue stem when the scene was separated
 (:mod:`dubpreview.separate`), else on the original. pydub assembles the dub stem from
-the clips. :func:`mix` is the mix without separation: the original track under the dub,
-lowered by ``duck_db`` while a dub line plays (a gain envelope with short ramps, like a
-broadcast sidechain duck). The pipeline's programme (bed, gentle ducking, loudness
+the clips. :func:`duck_levels` is the ducking gain: lowered while a dub line plays, with
+short linear ramps (like a broadcast sidechain duck). The programme (bed, ducking, loudness
 normalisation) is :mod:`dubpreview.mix.programme`.
 """
 
@@ -131,15 +130,18 @@ def dub_stem(lines: list[MixedLine], original: np.ndarray, duration_s: float,
     return np.pad(out, (0, n - len(out))).astype(np.float32)
 
 
-def duck_envelope(n: int, spans: list[tuple[float, float]], settings: MixSettings) -> np.ndarray:
-    """Gain per sample (shape (n,), linear): 1 outside the dub lines, ``duck_db`` inside,
-    with linear ramps of ``ramp_s`` before and after each span (seconds)."""
+def duck_levels(n: int, spans: list[tuple[float, float]], depths_db: list[float], ramp_s: float,
+                rate: int = MIX_RATE) -> np.ndarray:
+    """Gain per sample (float32 ``(n,)``, linear): 1 outside ``spans`` (seconds), each span's
+    ``depths_db`` inside, with linear ramps of ``ramp_s`` seconds before and after."""
     env = np.ones(n, dtype=np.float32)
-    low = 10 ** (settings.duck_db / 20)
-    ramp = max(1, int(settings.ramp_s * MIX_RATE))
-    for start, end in spans:
-        a, b = int(start * MIX_RATE), int(end * MIX_RATE)
-        shape = np.full(b - a + 2 * ramp, low, dtype=np.float32)
+    ramp = max(1, int(ramp_s * rate))
+    for (start, end), depth in zip(spans, depths_db):
+        if depth >= 0:
+            continue
+        low = 10 ** (depth / 20)
+        a, b = int(start * rate), int(end * rate)
+        shape = np.full(max(0, b - a) + 2 * ramp, low, dtype=np.float32)
         shape[:ramp] = np.linspace(1, low, ramp)
         shape[-ramp:] = np.linspace(low, 1, ramp)
         lo, hi = a - ramp, b + ramp
@@ -147,15 +149,3 @@ def duck_envelope(n: int, spans: list[tuple[float, float]], settings: MixSetting
         if s1 > s0:
             env[s0:s1] = np.minimum(env[s0:s1], shape[s0 - lo: s1 - lo])
     return env
-
-
-def mix(original: np.ndarray, stem: np.ndarray, spans: list[tuple[float, float]],
-        settings: MixSettings) -> np.ndarray:
-    """The programme: ``original`` (shape (n, channels) at :data:`MIX_RATE`) ducked under
-    ``spans`` plus the mono ``stem`` on every channel; scaled down only if it would clip."""
-    env = duck_envelope(len(original), spans, settings)
-    out = original * env[:, None] + stem[: len(original), None]
-    peak = float(np.max(np.abs(out))) if out.size else 0.0
-    if peak > 0.99:
-        out = out * (0.99 / peak)
-    return out.astype(np.float32)

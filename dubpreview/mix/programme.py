@@ -22,7 +22,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
-MIX_RATE = 48000
+from dubpreview.mix.duck import MIX_RATE, duck_levels
 
 OVERSAMPLE = 4
 """True-peak oversampling factor (BS.1770-4 Annex 2: 4x at 48 kHz)."""
@@ -162,27 +162,6 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
         y = (y * 10 ** ((ceiling_db - tp - 0.01) / 20)).astype(np.float32)
         tp, lufs = true_peak_db(y), integrated_loudness(y, rate)
     return y, ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)
-
-
-def duck_levels(n: int, spans: list[tuple[float, float]], depths_db: list[float], ramp_s: float,
-                rate: int = MIX_RATE) -> np.ndarray:
-    """Gain per sample (float32 ``(n,)``, linear): 1 outside ``spans`` (seconds), each span's
-    ``depths_db`` inside, with linear ramps of ``ramp_s`` seconds before and after."""
-    env = np.ones(n, dtype=np.float32)
-    ramp = max(1, int(ramp_s * rate))
-    for (start, end), depth in zip(spans, depths_db):
-        if depth >= 0:
-            continue
-        low = 10 ** (depth / 20)
-        a, b = int(start * rate), int(end * rate)
-        shape = np.full(max(0, b - a) + 2 * ramp, low, dtype=np.float32)
-        shape[:ramp] = np.linspace(1, low, ramp)
-        shape[-ramp:] = np.linspace(low, 1, ramp)
-        lo, hi = a - ramp, b + ramp
-        s0, s1 = max(0, lo), min(n, hi)
-        if s1 > s0:
-            env[s0:s1] = np.minimum(env[s0:s1], shape[s0 - lo: s1 - lo])
-    return env
 
 
 def bed_speech_by_span(probs: np.ndarray | None, spans: list[tuple[float, float]]) -> list[float]:
