@@ -1,4 +1,4 @@
-"""Command line: ``dubpreview dub``, ``dubpreview demo``, ``dubpreview timing`` and ``dubpreview app``.
+"""Command line: ``dubpreview dub``, ``batch``, ``demo``, ``timing`` and ``app``.
 
 Every user-facing problem ends as one line on stderr, ``dubpreview: error: ...``, and
 exit code 2; an unexpected failure prints one line and exit code 1 (``--debug`` shows
@@ -108,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--translation", default=None, help="import a human translation (SRT or VTT) of the dialogue")
     _add_dub_options(p)
 
+    b = sub.add_parser("batch", help="dub the scenes a manifest lists (CSV or YAML), each into its languages")
+    b.add_argument("manifest", help="the manifest: YAML (version, defaults, scenes) or CSV (input, to, output, settings)")
+    b.add_argument("--output-dir", default=None, help="folder of the scenes' project folders and the summary "
+                                                       "(default: 'dubbed' beside the manifest)")
+    b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run as Ray tasks: on a local Ray started for the batch, or on the cluster at ADDRESS "
+                        "(e.g. auto or 10.0.0.5:6379)")
+    b.add_argument("--serial", action="store_true", help="one scene after the other in this process")
+    b.add_argument("--workers", type=int, default=None,
+                   help="scenes at once (process pool) or CPUs of the local Ray (default: CPU count / threads)")
+    b.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per model for scenes that do not set their own (default 1)")
+
     t = sub.add_parser("timing", help="print the timing table of a project")
     t.add_argument("project", help="the project folder (OUTPUT.dubpreview)")
 
@@ -174,6 +187,8 @@ def _run(source: Path, settings, output, project, table: bool = False) -> None:
     for lang, rep in result.timing.items():
         texts = {s.id: s.translation.get(lang, "") for s in result.segments}
         lines = format_table(rep, texts).splitlines()
+        if lang in result.routes:
+            print(f"  translation {lang}: {result.routes[lang]}", file=sys.stderr)
         print(f"  timing {lang}:", *(lines if table else lines[-1:]), sep="\n    ", file=sys.stderr)
     print(f"  done in {seconds:.1f} s; project: {result.project}", file=sys.stderr)
     print(f"preview: {result.preview}")
@@ -218,6 +233,45 @@ def cmd_demo(args) -> None:
         _run(src, settings, output, project, args.timing_table)
 
 
+def cmd_batch(args) -> None:
+    from tqdm import tqdm
+
+    from dubpreview.batch import summary
+    from dubpreview.batch.manifest import load_manifest, output_root
+    from dubpreview.batch.runner import default_workers, run_jobs
+
+    jobs = load_manifest(args.manifest, args.output_dir)
+    threads = args.threads or 1
+    if threads < 1:
+        raise DubError("--threads must be at least 1")
+    for job in jobs:
+        job.settings.setdefault("threads", threads)
+    mode = "serial" if args.serial else "ray" if args.ray is not None else "pool"
+    workers = args.workers or default_workers(threads)
+    where = {"serial": "in this process", "pool": f"in a pool of {workers} processes",
+             "ray": f"on the Ray cluster at {args.ray}" if args.ray else f"on a local Ray ({workers} CPUs)"}[mode]
+    print(f"dubpreview: batch of {len(jobs)} scenes {where}", file=sys.stderr)
+    bar = tqdm(total=len(jobs), unit="scene", desc="batch", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+    def progress(result) -> None:
+        label = {"done": f"done in {result.seconds:.1f} s", "skipped": "done before, skipped",
+                 "failed": f"FAILED: {result.error}"}[result.status]
+        bar.write(f"  {result.name}: {label}", file=sys.stderr)
+        bar.update(1)
+
+    t0 = time.perf_counter()
+    results = run_jobs(jobs, mode, workers, args.ray or None, progress)
+    bar.close()
+    wall = time.perf_counter() - t0
+    csv_path, _ = summary.write(results, wall, output_root(args.manifest, args.output_dir), mode)
+    print(summary.format_table(results, wall))
+    print(f"summary: {csv_path} (and .json)", file=sys.stderr)
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        raise DubError(f"{len(failed)} of {len(results)} scenes failed ({', '.join(failed)}); "
+                       "fix them and run the batch again: finished scenes are skipped")
+
+
 def cmd_app(args) -> None:
     from dubpreview.app import launch
 
@@ -231,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app}[args.command](args)
+        {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app, "batch": cmd_batch}[args.command](args)
     except DubError as exc:
         print(f"dubpreview: error: {exc}", file=sys.stderr)
         return 2

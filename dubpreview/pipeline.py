@@ -101,6 +101,8 @@ class DubResult:
     warnings: list[str]
     timing: dict[str, dict]
     outputs: dict[str, Path]
+    routes: dict[str, str] = field(default_factory=dict)
+    """Target language -> how it was translated, e.g. ``"cs->en (whisper-translate), en->pt (bergamot)"``."""
 
 
 class _Stages:
@@ -154,13 +156,26 @@ def default_project_dir(output: Path) -> Path:
     return output.with_suffix(".dubpreview")
 
 
-def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
-        project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> DubResult:
-    """Dub ``source`` into ``settings.targets`` and write the preview.
+@dataclass
+class SceneRun:
+    """One run over a scene, opened by :func:`open_run`: the resolved ``source`` file, its
+    probe ``info``, the ``project``, the stage timer ``stages`` and the ``output`` preview path."""
 
-    Returns the :class:`DubResult`. Raises :class:`DubError` for bad input (not a media
-    file, no audio, unknown language, output equal to input, unwritable folder, an
-    unsupported language pair); nothing is left half-written.
+    source: Path
+    info: object
+    project: Project
+    stages: _Stages
+    output: Path
+
+
+def open_run(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
+             project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> SceneRun:
+    """Check the input and the settings and open (or create) the project; nothing is computed.
+
+    Normalises ``settings.targets`` and ``settings.source_language`` in place. Raises
+    :class:`DubError` for bad input (missing file, a folder, not a media file, no audio,
+    unknown language, output equal to input, unwritable folder, a pair no backend can
+    translate even through English).
     """
     from dubpreview.media.probe import probe
     from dubpreview.media.remux import default_output_path
@@ -188,21 +203,62 @@ def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathL
     info = probe(src)
     if settings.source_language:
         for target in targets:  # fail before any work or output when the pair cannot be done
-            _translator(settings, settings.source_language, target, transcriber=None, check_only=True)
+            _route(settings, settings.source_language, target, transcriber=None, check_only=True)
     proj_dir = Path(project_dir).expanduser().resolve() if project_dir else default_project_dir(out)
     project = Project.open(proj_dir, src, file_sha256(src))
-    stages = _Stages(project, reporter)
     project.state["settings"] = settings.public()
-    segments, language, audio16 = analyze(src, info, project, settings, stages)
+    return SceneRun(src, info, project, _Stages(project, reporter), out)
+
+
+def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
+        project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> DubResult:
+    """Dub ``source`` into ``settings.targets`` and write the preview.
+
+    Returns the :class:`DubResult`. Raises :class:`DubError` for bad input (see
+    :func:`open_run`); nothing is left half-written.
+    """
+    run = open_run(source, settings, output, project_dir, reporter)
+    project, stages = run.project, run.stages
+    segments, language, audio16 = analyze(run.source, run.info, project, settings, stages)
     warnings: list[str] = list(project.state.get("warnings", []))
     if not segments:
         warnings.append("no speech found in the scene; the preview keeps the original audio only")
     for message in warnings:
         stages.note(message)
-    outputs, timing = render(src, info, project, settings, stages, out, segments, language)
+    outputs, timing = render(run.source, run.info, project, settings, stages, run.output, segments, language)
     project.state["outputs"] = {k: str(v) for k, v in outputs.items()}
     project.save()
-    return DubResult(out, project.root, language, segments, project.stage_log, warnings, timing, outputs)
+    return DubResult(run.output, project.root, language, segments, project.stage_log, warnings, timing, outputs,
+                     dict(project.state.get("translation_routes", {})))
+
+
+def analyze_only(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
+                 project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> int:
+    """The first stage group of :func:`dub` on its own: extract, transcribe, find speakers and
+    translate into every target (cached in the project). Returns the number of lines.
+    A later :func:`dub` with the same arguments finds all of it cached.
+    Raises :class:`DubError` as :func:`open_run`."""
+    run = open_run(source, settings, output, project_dir, reporter)
+    segments, _, _ = analyze(run.source, run.info, run.project, settings, run.stages)
+    return len(segments)
+
+
+def separate_only(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
+                  project_dir: str | os.PathLike | None = None, reporter: Reporter | None = None) -> str:
+    """The separation stage of :func:`dub` on its own: the dialogue/M&E stems of the scene at
+    :data:`~dubpreview.mix.duck.MIX_RATE`, cached in the project (``project.json`` is not
+    written, so this may run beside :func:`analyze_only`). Returns the method that ran.
+    Raises :class:`DubError` as :func:`open_run`."""
+    from dubpreview.separate.cache import load_scene_audio, separate_scene
+
+    run = open_run(source, settings, output, project_dir, reporter)
+    with run.stages.stage("load original audio"):
+        scene = load_scene_audio(run.source, run.info, MIX_RATE)
+    with run.stages.stage(f"separate dialogue ({settings.separation})") as st:
+        sep = separate_scene(run.project, scene, MIX_RATE, settings.separation)
+        st["status"] = "cached" if sep.cached else "computed"
+        st["extra"] = {"method": sep.stems.method}
+    return sep.stems.method
 
 
 def transcriber_for(settings: DubSettings):
@@ -213,15 +269,25 @@ def transcriber_for(settings: DubSettings):
     return get_transcriber(settings.asr, **{threads: settings.threads})
 
 
-def _translator(settings: DubSettings, source: str, target: str, transcriber, check_only: bool = False):
+def _translator(settings: DubSettings, source: str, target: str, transcriber):
+    """The direct translator of the pair (:func:`~dubpreview.translate.select.select_translator`)."""
     from dubpreview.translate.select import select_translator
+
+    return select_translator(source, target, backend=settings.translator,
+                             translation_file=settings.translation_file,
+                             transcriber=transcriber, hf_model=settings.hf_model)
+
+
+def _route(settings: DubSettings, source: str, target: str, transcriber, check_only: bool = False):
+    """The pair's hops, direct or through English (:func:`~dubpreview.translate.select.select_route`)."""
+    from dubpreview.translate.select import select_route
 
     if check_only and settings.translation_file is None and transcriber is None:
         # whisper-translate needs a transcriber only to run, not to be chosen
         transcriber = transcriber_for(settings)
-    return select_translator(source, target, backend=settings.translator,
-                             translation_file=settings.translation_file,
-                             transcriber=transcriber, hf_model=settings.hf_model)
+    return select_route(source, target, backend=settings.translator,
+                        translation_file=settings.translation_file,
+                        transcriber=transcriber, hf_model=settings.hf_model)
 
 
 def analyze(src: Path, info, project: Project, settings: DubSettings,
@@ -258,31 +324,41 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
     project.state["source_language"] = language
     project.state["duration"] = info.duration
     warnings: list[str] = []
+    routes: dict[str, str] = {}
     for target in settings.targets:
         if not segments:
             break
         try:
-            translator = _translator(settings, language, target, transcriber)
+            route = _route(settings, language, target, transcriber)
         except DubError as exc:
             if settings.source_language is not None:
                 raise
             raise DubError(f"the scene sounds like {languages.name(language)} (language identification, "
                            f"p {cached['language_probability']:.2f}) and {exc}; if the scene is in another "
                            "language, choose it as the source language (--from, or Source language in the app)") from None
-        tkey = cache_key(source=sha, backend=translator.name, pair=[language, target],
-                         texts=[s.text for s in segments], spans=[[s.start, s.end] for s in segments],
-                         file=file_sha256(settings.translation_file) if settings.translation_file else None,
-                         model=settings.hf_model)
-        with stages.stage(f"translate {language}->{target} ({translator.name})") as st:
-            texts = project.get_json("translate", tkey)
-            if texts is None:
-                texts = translator.translate(segments, language, target, audio=audio16)
-                project.put_json("translate", tkey, texts)
-            else:
-                st["status"] = "cached"
-        warnings += list(getattr(translator, "warnings", []))
-        for seg, text in zip(segments, texts):
-            seg.translation[target] = text
+        from dubpreview.translate.select import describe_route
+
+        routes[target] = describe_route(route)
+        if len(route) > 1:
+            warnings.append(f"no installed translator does {language}->{target}; translated through "
+                            f"English: {routes[target]}")
+        hop_segments = segments
+        for hop_source, hop_target, translator in route:
+            tkey = cache_key(source=sha, backend=translator.name, pair=[hop_source, hop_target],
+                             texts=[s.text for s in hop_segments], spans=[[s.start, s.end] for s in hop_segments],
+                             file=file_sha256(settings.translation_file) if settings.translation_file else None,
+                             model=settings.hf_model)
+            with stages.stage(f"translate {hop_source}->{hop_target} ({translator.name})") as st:
+                texts = project.get_json("translate", tkey)
+                if texts is None:
+                    texts = translator.translate(hop_segments, hop_source, hop_target, audio=audio16)
+                    project.put_json("translate", tkey, texts)
+                else:
+                    st["status"] = "cached"
+            warnings += list(getattr(translator, "warnings", []))
+            hop_segments = [replace(seg, text=text, words=[]) for seg, text in zip(hop_segments, texts)]
+        for seg, hop in zip(segments, hop_segments):
+            seg.translation[target] = hop.text
     for seg in segments:  # user edits made in project.json win over the automatic values
         old = edits.get(seg.id)
         if old:
@@ -293,6 +369,7 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
             seg.edited = list(old.get("edited") or [])
     project.state["segments"] = [s.to_dict() for s in segments]
     project.state["warnings"] = warnings
+    project.state["translation_routes"] = routes
     project.save()
     return segments, language, audio16
 
@@ -439,7 +516,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     targets = [min(p.start, p.desired_start) for p in planned.placements]
     rates = [round(nat / dur, 4) if dur > 0 else 1.0 for nat, dur in zip(naturals, durations)]
     report = place(active, durations, rates, timing, duration, targets=targets)
-    report.clips = [str(path) for _, path in clips]
+    report.clips = [path.relative_to(project.root).as_posix() for _, path in clips]  # a folder that moves keeps working
     report.naturals = naturals
     report.synthesis_speeds = params
     lines = [MixedLine(p.start, samples, synth.sample_rate, seg.start, seg.end)

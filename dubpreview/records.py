@@ -171,9 +171,9 @@ class TimingReport:
     (fraction of lines above 1.2x), ``overflow_total`` and ``overflow_max`` in seconds,
     ``lines_overflowing`` (count), and the IWSLT 2023 dubbing-track duration metrics
     ``m1`` = 1 - mean(|hyp - ref| / ref) and ``m2`` = mean(min(hyp, ref) / max(hyp, ref))
-    with ref = source utterance duration, hyp = dub line duration. ``clips`` (paths) and
-    ``naturals`` (seconds at speed 1.0) and ``synthesis_speeds`` (the TTS's own speed parameter)
-    are filled by the pipeline, one per placement.
+    with ref = source utterance duration, hyp = dub line duration. ``clips`` (paths relative to
+    the project folder), ``naturals`` (seconds at speed 1.0) and ``synthesis_speeds`` (the TTS's
+    own speed parameter) are filled by the pipeline, one per placement.
     """
 
     placements: list[Placement]

@@ -90,7 +90,7 @@ def test_project_folder_and_timing_report(run):
     from dubpreview.mix.duck import resample
     stem, rate = sf.read(root / "dub.pt.wav", dtype="float32")
     for line in timing["lines"]:
-        clip, clip_rate = sf.read(line["clip"], dtype="float32")
+        clip, clip_rate = sf.read(root / line["clip"], dtype="float32")  # relative to the project
         clip = resample(clip, clip_rate, rate)
         assert abs(len(clip) / rate - line["duration"]) <= 0.02, line
         lo = max(0, int((line["start"] - 0.25) * rate))

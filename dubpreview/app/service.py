@@ -247,7 +247,7 @@ def forget_line_clips(folder: Path, segment_id: int) -> int:
         text = seg["translation"].get(lang, "")
         voice = (seg.get("voice") or state["settings"].get("voice")
                  or speaker_voice(state, seg.get("speaker", ""), lang) or default_voice(lang))
-        paths = [Path(ln["clip"]) for ln in report.get("lines", []) if ln["segment_id"] == seg["id"] and ln.get("clip")]
+        paths = [folder / ln["clip"] for ln in report.get("lines", []) if ln["segment_id"] == seg["id"] and ln.get("clip")]
         key = cache_key(text=text, lang=lang, voice=voice, speed=1.0, model=synth.model_id)
         paths.append(folder / "cache" / "clips" / f"{key}.wav")
         for p in paths:

@@ -5,7 +5,7 @@ Layout::
     OUT.dubpreview/
       project.json        schema version, source file and its sha256, settings, segments
       timing.<lang>.json  the timing report per dub language
-      runs.jsonl          one line per stage per run: computed or cached, seconds
+      runs.jsonl          one line per stage per run: computed or cached, seconds (appended)
       cache/<stage>/<key>.{json,wav}
 
 Every artifact's file name is the hash of exactly the inputs that make it
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from dubpreview.errors import DubError
-from dubpreview.util.files import atomic_path, atomic_write_json, atomic_write_text
+from dubpreview.util.files import atomic_path, atomic_write_json
 
 SCHEMA_VERSION = 1
 
@@ -133,6 +134,11 @@ class Project:
         """Record that ``stage`` was ``computed`` or ``cached`` in this run."""
         entry = {"stage": stage, "status": status, "seconds": round(seconds, 3), "time": time.time(), **extra}
         self.stage_log.append(entry)
-        runs = self.root / "runs.jsonl"
-        previous = runs.read_text(encoding="utf-8") if runs.exists() else ""
-        atomic_write_text(runs, previous + json.dumps(entry, ensure_ascii=False) + "\n")
+        # one append of one whole line (O_APPEND): stage groups running at once in other
+        # processes (dubpreview.batch) never lose each other's lines
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.root / "runs.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)

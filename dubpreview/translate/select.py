@@ -10,6 +10,10 @@ Order (:func:`select_translator`):
    ``hf_model`` is configured;
 5. otherwise :class:`~dubpreview.errors.BackendUnavailable` whose one line lists what can be done.
 
+:func:`select_route` adds one step: when no backend does a pair directly and neither side is
+English, the pair is translated through English (a *pivot*, e.g. cs->en by whisper-translate,
+then en->pt by bergamot), and the route says so.
+
 Language codes are ISO 639-1 (``pt-BR``/``por`` are accepted and normalised).
 """
 
@@ -22,6 +26,9 @@ from dubpreview.errors import BackendUnavailable, DubError
 from dubpreview.records import Segment
 from dubpreview.translate import bergamot
 from dubpreview.translate.base import Translator
+
+PIVOT = "en"
+"""The pivot language of :func:`select_route` (the one most backends translate into and from)."""
 
 BACKENDS = ("bergamot", "whisper-translate", "transformers", "subtitle-import")
 """Names accepted by ``backend=`` (``--translator``)."""
@@ -161,3 +168,39 @@ def select_translator(source: str, target: str, *, backend: str | None = None,
     if backend:
         return _named(backend, source, target, transcriber, hf_model)
     return _automatic(source, target, transcriber, hf_model)
+
+
+Route = list[tuple[str, str, Translator]]
+"""The hops of a translation: ``[(source, target, translator), ...]``; one hop, or two through :data:`PIVOT`."""
+
+
+def select_route(source: str, target: str, *, backend: str | None = None,
+                 translation_file: str | None = None, transcriber=None,
+                 hf_model: str | None = None) -> Route:
+    """How to translate ``source -> target``: the direct translator of :func:`select_translator`,
+    or, when none does the pair automatically, two hops through English (``source -> en``,
+    then ``en -> target``). A named ``backend`` or a ``translation_file`` never pivots.
+
+    Raises:
+        DubError / BackendUnavailable: as :func:`select_translator` for the direct pair, when
+            neither the pair nor both hops through English can be done.
+    """
+    source, target = languages.normalize(source), languages.normalize(target)
+    try:
+        return [(source, target, select_translator(source, target, backend=backend,
+                                                   translation_file=translation_file,
+                                                   transcriber=transcriber, hf_model=hf_model))]
+    except BackendUnavailable as direct:
+        if backend or translation_file or PIVOT in (source, target):
+            raise
+        try:
+            first = select_translator(source, PIVOT, transcriber=transcriber, hf_model=hf_model)
+            second = select_translator(PIVOT, target, transcriber=transcriber, hf_model=hf_model)
+        except BackendUnavailable:
+            raise direct from None
+        return [(source, PIVOT, first), (PIVOT, target, second)]
+
+
+def describe_route(route: Route) -> str:
+    """``"cs->en (whisper-translate), en->pt (bergamot)"``: the hops of a route, for reports."""
+    return ", ".join(f"{s}->{t} ({tr.name})" for s, t, tr in route)
