@@ -8,6 +8,7 @@ the traceback).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -288,6 +289,17 @@ def main(argv: list[str] | None = None) -> int:
         {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app, "batch": cmd_batch}[args.command](args)
     except DubError as exc:
         print(f"dubpreview: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            if args.debug:
+                raise
+            print(f"dubpreview: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                  file=sys.stderr)
+            return 1
+        print(f"dubpreview: error: no room to write {exc.filename or 'a file'} ({exc.strerror}); free some disk "
+              "space (or raise the file size limit) and run again: the project folder is intact and resumes",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dubpreview: interrupted; the project folder is intact and the next run resumes", file=sys.stderr)

@@ -30,7 +30,7 @@ from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
                                   synthesis_speed)
-from dubpreview.util.files import atomic_path, atomic_write_json
+from dubpreview.util.files import atomic_path, atomic_write_json, fault_point
 
 Reporter = Callable[[str, str, float], None]
 """``reporter(stage, status, seconds)``; status is "start", "computed", "cached" or "note"."""
@@ -115,6 +115,7 @@ class _Stages:
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
         rec = {"status": "computed", "extra": {}}
+        fault_point(f"stage:{name}")  # reliability tests only: see util.files.fault_point
         self.reporter(name, "start", 0.0)
         t0 = time.perf_counter()
         yield rec

@@ -166,12 +166,16 @@ def encode_aac_cached(samples: np.ndarray, rate: int, out: str | os.PathLike, ca
     a = _frames(samples)
     n, out, cache = len(a), Path(out), Path(cache)
     m4a_c, wav_c, meta_c = (cache.with_name(cache.name + ext) for ext in (".m4a", ".wav", ".json"))
-    meta = {"rate": rate, "bitrate": bitrate, "channels": a.shape[1], "n": n, "v": 1}
+    from dubpreview.project.store import file_sha256
+
+    meta = {"rate": rate, "bitrate": bitrate, "channels": a.shape[1], "n": n, "v": 2}
     old = None
-    try:
-        if json.loads(meta_c.read_text(encoding="utf-8")) == meta and m4a_c.is_file():
+    try:  # the cache is valid only as a whole: meta written last, with the hashes of the other two
+        stored = json.loads(meta_c.read_text(encoding="utf-8"))
+        if ({k: stored.get(k) for k in meta} == meta and stored.get("m4a") == file_sha256(m4a_c)
+                and stored.get("wav") == file_sha256(wav_c)):
             old = sf.read(str(wav_c), dtype="float32", always_2d=True)[0]
-    except (OSError, ValueError, RuntimeError):
+    except (OSError, ValueError, RuntimeError, AttributeError):
         old = None
     how = "full"
     if old is not None and old.shape == a.shape:
@@ -198,6 +202,7 @@ def encode_aac_cached(samples: np.ndarray, rate: int, out: str | os.PathLike, ca
     if how == "full":
         encode_aac(a, rate, out, bitrate, what=what)
     cache.parent.mkdir(parents=True, exist_ok=True)
+    meta_c.unlink(missing_ok=True)  # a run killed while the cache is rewritten leaves no valid cache
     with atomic_path(m4a_c) as tmp:
         shutil.copyfile(out, tmp)
     with atomic_path(wav_c) as tmp:
@@ -211,7 +216,7 @@ def encode_aac_cached(samples: np.ndarray, rate: int, out: str | os.PathLike, ca
                 linked = False
         if not linked:
             sf.write(str(tmp), a, rate, subtype="FLOAT", format="WAV")
-    atomic_write_json(meta_c, meta)
+    atomic_write_json(meta_c, dict(meta, m4a=file_sha256(m4a_c), wav=file_sha256(wav_c)))
     return out, how
 
 

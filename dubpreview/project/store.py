@@ -10,12 +10,15 @@ Layout::
 
 Every artifact's file name is the hash of exactly the inputs that make it
 (:func:`cache_key`), so a re-run recomputes only what changed. All writes are atomic
-(temp name + rename), so a crash leaves the project loadable and the next run resumes.
+(temp name + fsync + rename), so a crash leaves the project loadable and the next run
+resumes; every cache entry has a ``<entry>.sha256`` sidecar written after it, and an entry
+whose bytes do not match it (or that has none) is treated as absent and recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -26,7 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from dubpreview.errors import DubError
-from dubpreview.util.files import atomic_path, atomic_write_json
+from dubpreview.util.files import atomic_write_bytes, atomic_write_json, remove_stale_temps
 
 SCHEMA_VERSION = 1
 
@@ -87,6 +90,7 @@ class Project:
             if proj.state.get("source", {}).get("sha256") not in (None, source_sha256):
                 raise DubError(f"the project {proj.root} belongs to another source file "
                                f"({proj.state['source'].get('path')}); pass another --project")
+        remove_stale_temps(proj.root)  # what a killed run was writing; the entries it finished are kept
         proj.state.setdefault("schema_version", SCHEMA_VERSION)
         proj.state["source"] = {"path": str(source), "sha256": source_sha256}
         return proj
@@ -100,34 +104,56 @@ class Project:
         """``cache/<stage>/<key>.<ext>`` inside the project."""
         return self.root / "cache" / stage / f"{key}.{ext}"
 
-    def get_json(self, stage: str, key: str) -> Any | None:
-        """The cached JSON artifact, or ``None`` if absent or unreadable (then recomputed)."""
-        path = self.cache_path(stage, key, "json")
+    def _read_checked(self, path: Path) -> bytes | None:
+        """The bytes of a cache entry when its ``.sha256`` sidecar matches them, else None
+        (absent, half-written by a killed run, or damaged: the caller recomputes it)."""
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            data = path.read_bytes()
+            expected = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return data if hashlib.sha256(data).hexdigest() == expected else None
+
+    def _seal(self, path: Path, data: bytes) -> None:
+        """Write the sidecar ``<entry>.sha256`` that makes ``path`` a valid cache entry."""
+        atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode("ascii"))
+
+    def get_json(self, stage: str, key: str) -> Any | None:
+        """The cached JSON artifact, or ``None`` if absent, unreadable or failing its hash (then recomputed)."""
+        data = self._read_checked(self.cache_path(stage, key, "json"))
+        try:
+            return None if data is None else json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
             return None
 
     def put_json(self, stage: str, key: str, value: Any) -> None:
-        """Cache a JSON artifact atomically."""
-        atomic_write_json(self.cache_path(stage, key, "json"), value)
+        """Cache a JSON artifact: the file atomically (write, then rename), then its sha256 sidecar."""
+        path = self.cache_path(stage, key, "json")
+        data = (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        path.with_name(path.name + ".sha256").unlink(missing_ok=True)  # invalid until sealed again
+        atomic_write_bytes(path, data)
+        self._seal(path, data)
 
     def get_audio(self, stage: str, key: str) -> tuple[np.ndarray, int] | None:
-        """The cached WAV as (float32 samples, rate Hz), or ``None`` if absent or unreadable."""
-        path = self.cache_path(stage, key, "wav")
-        if not path.exists():
+        """The cached WAV as (float32 samples, rate Hz), or ``None`` if absent, unreadable or
+        failing its hash."""
+        data = self._read_checked(self.cache_path(stage, key, "wav"))
+        if data is None:
             return None
         try:
-            data, rate = sf.read(path, dtype="float32")
+            samples, rate = sf.read(io.BytesIO(data), dtype="float32")
         except (OSError, RuntimeError, sf.LibsndfileError):
             return None
-        return data, rate
+        return samples, rate
 
     def put_audio(self, stage: str, key: str, samples: np.ndarray, rate: int) -> Path:
-        """Cache float audio as a 32-bit float WAV atomically; returns its path."""
+        """Cache float audio as a 32-bit float WAV (atomically, then its sha256 sidecar); returns its path."""
         path = self.cache_path(stage, key, "wav")
-        with atomic_path(path) as tmp:
-            sf.write(tmp, samples, rate, subtype="FLOAT", format="WAV")
+        buf = io.BytesIO()
+        sf.write(buf, samples, rate, subtype="FLOAT", format="WAV")
+        path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+        self._seal(path, buf.getvalue())
         return path
 
     def log(self, stage: str, status: str, seconds: float, **extra: Any) -> None:
