@@ -208,11 +208,15 @@ def cmd_timing(args) -> None:
 
     from dubpreview.timing.report import format_table
 
+    from dubpreview.project.schema import load_state
+
     root = Path(args.project)
+    segments = load_state(root).get("segments", [])
     try:
         timing = json.loads((root / "timing.json").read_text(encoding="utf-8"))["languages"]
-        segments = json.loads((root / "project.json").read_text(encoding="utf-8"))["segments"]
-    except (OSError, ValueError, KeyError):
+        if not isinstance(timing, dict):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
         raise DubError(f"{root} has no timing report; give the project folder of a finished dub") from None
     for lang, report in timing.items():
         print(f"{lang}:\n" + format_table(report, {s["id"]: s["translation"].get(lang, "") for s in segments}, width=60))

@@ -12,7 +12,6 @@ An edit to ``project.json`` (a translation, a line's offset or speed) followed b
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -626,12 +625,13 @@ def rerender(project_dir: str | os.PathLike, reporter: Reporter | None = None) -
     edit re-synthesizes that line. Raises DubError when the folder is not a finished
     project or its source file has moved.
     """
+    from dubpreview.project.schema import load_state
+
     root = Path(project_dir)
-    try:
-        state = json.loads((root / "project.json").read_text(encoding="utf-8"))
-        source, preview = state["source"]["path"], state["outputs"]["preview"]
-    except (OSError, ValueError, KeyError):
-        raise DubError(f"{root} is not a finished dubpreview project; run `dubpreview dub` first") from None
+    state = load_state(root)
+    source, preview = state["source"]["path"], state.get("outputs", {}).get("preview")
+    if not preview or not state.get("settings"):
+        raise DubError(f"{root} is not a finished dubpreview project; run `dubpreview dub` first")
     return dub(source, settings_from_state(state), output=preview, project_dir=root, reporter=reporter)
 
 
@@ -643,11 +643,12 @@ def edit_segment(project_dir: str | os.PathLike, segment_id: int, language: str 
 
     Returns the edited segment. Raises DubError for an unknown project, line or language.
     """
+    from dubpreview.project.schema import check_state, load_state
+
     root = Path(project_dir)
-    try:
-        state = json.loads((root / "project.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DubError(f"{root} is not a dubpreview project") from None
+    state = load_state(root)
+    if not state.get("settings"):
+        raise DubError(f"{root} has not been run yet; run `dubpreview dub` first")
     seg = next((s for s in state.get("segments", []) if s["id"] == segment_id), None)
     if seg is None:
         raise DubError(f"the project has no line {segment_id}")
@@ -666,5 +667,6 @@ def edit_segment(project_dir: str | os.PathLike, segment_id: int, language: str 
         seg["voice"] = voice or None
     if muted is not None:
         seg["muted"] = bool(muted)
+    check_state(state, str(root / "project.json"))  # an edit never writes a state the next load refuses
     atomic_write_json(root / "project.json", state)
     return Segment.from_dict(seg)

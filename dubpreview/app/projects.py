@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dubpreview.errors import DubError
+from dubpreview.project.schema import load_state
 from dubpreview.util.files import atomic_write_json
 
 DEFAULT_ROOT = Path("~/.local/share/dubpreview/projects")
@@ -112,10 +113,12 @@ class ProjectStore:
                 meta = json.loads((folder / "app.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            if not isinstance(meta, dict):
+                continue
             try:
-                state = json.loads((folder / "project.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                state = {}
+                state = load_state(folder) if (folder / "project.json").exists() else {}
+            except DubError:
+                state = {}  # listed (so it can be deleted), but not opened
             out.append(ProjectInfo(folder.name, meta.get("name", "?"), meta.get("created", 0.0),
                                    list(state.get("settings", {}).get("targets", [])),
                                    bool(state.get("outputs", {}).get("preview"))))
@@ -178,7 +181,7 @@ class ProjectStore:
 def _relocate(folder: Path, source: Path) -> None:
     """Point an imported ``project.json`` at its new folder (source file, outputs)."""
     pj = folder / "project.json"
-    state = json.loads(pj.read_text(encoding="utf-8"))
+    state = load_state(folder)  # the archive's project.json is checked before anything uses it
     state["source"]["path"] = str(source)
     state["outputs"] = {k: str(folder / Path(v).name) for k, v in state.get("outputs", {}).items()}
     if state.get("settings", {}).get("translation_file"):
@@ -186,6 +189,8 @@ def _relocate(folder: Path, source: Path) -> None:
         state["settings"]["translation_file"] = str(imported) if imported.exists() else None
     atomic_write_json(pj, state)
     meta = json.loads((folder / "app.json").read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise DubError("the project archive is damaged (app.json is not an object)")
     meta["created"] = time.time()
     meta["imported_from"] = meta.get("id")
     atomic_write_json(folder / "app.json", meta)

@@ -20,6 +20,7 @@ import numpy as np
 
 from dubpreview import languages
 from dubpreview.errors import DubError
+from dubpreview.project.schema import inside, relative_inside
 from dubpreview.pipeline import DubResult, DubSettings, Reporter, dub, edit_segment, rerender
 from dubpreview.util.files import atomic_path
 
@@ -35,10 +36,12 @@ SOURCE_LANGUAGES = ["auto", "en", "pt", "cs", "es", "fr", "de", "it", "hi", "ja"
 
 
 def _state(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "project.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DubError("this project has not been run yet; press Run first") from None
+    """The project's validated state (:func:`dubpreview.project.schema.load_state`)."""
+    from dubpreview.project.schema import load_state
+
+    if not (folder / "project.json").exists():
+        raise DubError("this project has not been run yet; press Run first")
+    return load_state(folder)
 
 
 def _timing(folder: Path) -> dict:
@@ -56,7 +59,7 @@ def preview_path(folder: Path) -> Path:
     except DubError:
         pass
     if state_out.get("preview"):
-        return Path(state_out["preview"])
+        return inside(folder, state_out["preview"])  # never a file outside the project
     return folder / "preview.mp4"
 
 
@@ -247,7 +250,8 @@ def forget_line_clips(folder: Path, segment_id: int) -> int:
         text = seg["translation"].get(lang, "")
         voice = (seg.get("voice") or state["settings"].get("voice")
                  or speaker_voice(state, seg.get("speaker", ""), lang) or default_voice(lang))
-        paths = [folder / ln["clip"] for ln in report.get("lines", []) if ln["segment_id"] == seg["id"] and ln.get("clip")]
+        paths = [folder / ln["clip"] for ln in report.get("lines", [])
+                 if ln.get("segment_id") == seg["id"] and relative_inside(ln.get("clip"))]
         key = cache_key(text=text, lang=lang, voice=voice, speed=1.0, model=synth.model_id)
         paths.append(folder / "cache" / "clips" / f"{key}.wav")
         for p in paths:
@@ -272,7 +276,7 @@ def line_excerpts(folder: Path, segment_id: int, language: str | None = None,
         raise DubError(f"the project has no line {segment_id}")
     out_dir = folder / "excerpts"
     out_dir.mkdir(exist_ok=True)
-    original = load_audio(state["source"]["path"], sample_rate=MIX_RATE, channels=1).samples
+    original = load_audio(inside(folder, state["source"]["path"]), sample_rate=MIX_RATE, channels=1).samples
     orig_path = _write_excerpt(original, seg["start"] - margin_s, seg["end"] + margin_s,
                                out_dir / f"line{seg['id']}-original.wav")
     line = next((ln for ln in _timing(folder).get(lang, {}).get("lines", []) if ln["segment_id"] == seg["id"]), None)
@@ -306,7 +310,7 @@ def original_audio(folder: Path) -> Path:
     out = folder / "original.m4a"
     if out.is_file():
         return out
-    src = _state(folder)["source"]["path"]
+    src = str(inside(folder, _state(folder)["source"]["path"]))
     with atomic_path(out) as tmp:
         run(ffmpeg_python.input(src).output(str(tmp), map="0:a:0", vn=None, acodec="aac",
                                             audio_bitrate="128k", format="mp4"), "extract the original sound")
@@ -323,7 +327,12 @@ class Downloads:
 def downloads(folder: Path) -> Downloads:
     """Preview, subtitles (source and each target, SRT and VTT), dub stems, the
     music-and-effects stem when the project has one, and the timing report."""
-    outputs = {k: Path(v) for k, v in _state(folder).get("outputs", {}).items()}
+    outputs = {}
+    for k, v in _state(folder).get("outputs", {}).items():
+        try:
+            outputs[k] = inside(folder, v)  # a download is never a file outside the project
+        except DubError:
+            continue
     files: dict[str, Path] = {}
     for key in sorted(outputs, key=lambda k: (k != "preview", k)):
         path = outputs[key]

@@ -81,13 +81,10 @@ class Project:
             raise DubError(f"cannot create the project folder {proj.root}: {exc.strerror}; "
                            "choose another with --project") from None
         if proj.json_path.exists():
-            try:
-                proj.state = json.loads(proj.json_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise DubError(f"{proj.json_path} is not valid JSON ({exc}); move it away to start afresh") from None
-            if not isinstance(proj.state, dict) or proj.state.get("schema_version", 0) > SCHEMA_VERSION:
-                raise DubError(f"{proj.json_path} was written by a newer dubpreview; upgrade dubpreview")
-            if proj.state.get("source", {}).get("sha256") not in (None, source_sha256):
+            from dubpreview.project.schema import load_state
+
+            proj.state = load_state(proj.root)  # validated: a damaged or newer file is refused in one line
+            if proj.state["source"]["sha256"] != source_sha256:
                 raise DubError(f"the project {proj.root} belongs to another source file "
                                f"({proj.state['source'].get('path')}); pass another --project")
         remove_stale_temps(proj.root)  # what a killed run was writing; the entries it finished are kept

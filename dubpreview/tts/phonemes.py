@@ -34,6 +34,23 @@ def _g2p(language: str):
     return espeak.EspeakG2P(ESPEAK_VOICE[language])
 
 
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>|\{\\[^{}]*\}")
+_UNSPOKEN = {"So", "Sk", "Cf", "Cc", "Co", "Cs", "Cn"}
+
+
+def speakable(text: str) -> str:
+    """``text`` without what a voice should not read out: markup tags (``<i>``, ``</b>``,
+    ASS overrides ``{\\an8}``), emoji and other pictographs, their modifiers (Unicode
+    categories So and Sk), and invisible format and control characters (Cf, Cc: zero-width
+    spaces, bidirectional overrides). Letters of any script, digits and punctuation stay;
+    espeak-ng would otherwise read an emoji's name aloud ("rosto sorridente")."""
+    import unicodedata
+
+    text = _MARKUP.sub(" ", text)
+    return "".join(" " if c in "\t\n\r" else c for c in text
+                   if c in "\t\n\r" or unicodedata.category(c) not in _UNSPOKEN)
+
+
 @lru_cache(maxsize=8192)
 def phonemize(text: str, language: str) -> str:
     """Kokoro phoneme string for ``text`` in ``language`` (ISO 639-1).
@@ -44,7 +61,7 @@ def phonemize(text: str, language: str) -> str:
     if language not in ESPEAK_VOICE:
         raise DubError(f"no phonemizer for language '{language}'; the dub can speak "
                        f"{', '.join(sorted(ESPEAK_VOICE))}")
-    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", speakable(text)).strip()
     if not text:
         return ""
     g2p = _g2p(language)

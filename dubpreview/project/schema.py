@@ -1,0 +1,212 @@
+"""The schema of ``project.json``, checked on every load (pydantic).
+
+A project folder can come from outside (an archive opened in the studio, a colleague's
+folder), so its state is validated before anything uses it: types and ranges of every field
+the pipeline and the studio read, the schema version (:data:`SCHEMA_VERSION` of
+:mod:`dubpreview.project.store`; newer is refused), no unknown settings. Fields this
+version does not know at the top level are kept (forward-compatible notes), never used.
+
+Paths inside a project (``timing.json``'s clips) must be relative and stay inside the
+folder; :func:`inside` is the check the studio applies to every path it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dubpreview.errors import DubError
+from dubpreview.mix.duck import MixSettings
+from dubpreview.timing.fit import TimingSettings
+
+_TIMING = {f.name for f in fields(TimingSettings)}
+_MIX = {f.name for f in fields(MixSettings)}
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+class WordModel(BaseModel):
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+class SegmentModel(BaseModel):
+    """One line (:class:`dubpreview.records.Segment`); times in seconds, offset in ms."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int = Field(ge=0)
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+    words: list[WordModel] = []
+    speaker: str = "S0"
+    translation: dict[str, str] = {}
+    offset_ms: float = Field(0.0, ge=-60_000, le=60_000)
+    speed: float | None = Field(None, ge=0.5, le=2.0)
+    voice: str | None = None
+    muted: bool = False
+    edited: list[str] = []
+    alternatives: dict[str, list[dict[str, Any]]] = {}
+    shortened: list[str] = []
+
+    @field_validator("start", "end", "offset_ms")
+    @classmethod
+    def _finite_times(cls, value: float) -> float:
+        return _finite(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SegmentModel":
+        if self.end < self.start:
+            raise ValueError(f"line {self.id} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class SettingsModel(BaseModel):
+    """The run's settings (:meth:`dubpreview.pipeline.DubSettings.public`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[str] = Field(min_length=1)
+    source_language: str | None = None
+    asr: str = "faster-whisper"
+    translator: str | None = None
+    translation_file: str | None = None
+    hf_model: str | None = None
+    voice: str | None = None
+    timing: dict[str, float | bool] = {}
+    mix: dict[str, float | bool] = {}
+    diarize: bool = True
+    speakers: int | None = Field(None, ge=1, le=20)
+    voice_match: bool = True
+    voice_refine: bool = False
+    voice_library: str | None = None
+    save_voices: bool = False
+    separation: str = "auto"
+    target_lufs: float = Field(-23.0, ge=-40, le=-10)
+    bed_db: float = Field(0.0, ge=-40, le=12)
+
+    @field_validator("timing")
+    @classmethod
+    def _timing_keys(cls, value: dict) -> dict:
+        unknown = set(value) - _TIMING
+        if unknown:
+            raise ValueError(f"unknown timing setting {sorted(unknown)[0]!r}")
+        return value
+
+    @field_validator("mix")
+    @classmethod
+    def _mix_keys(cls, value: dict) -> dict:
+        unknown = set(value) - _MIX
+        if unknown:
+            raise ValueError(f"unknown mix setting {sorted(unknown)[0]!r}")
+        return value
+
+
+class SourceModel(BaseModel):
+    path: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ProjectModel(BaseModel):
+    """``project.json``: everything optional but what a run writes first (version, source)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = Field(ge=1)
+    source: SourceModel
+    settings: SettingsModel | None = None
+    segments: list[SegmentModel] = []
+    outputs: dict[str, str] = {}
+    warnings: list[str] = []
+    source_language: str | None = None
+    duration: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "ProjectModel":
+        ids = [s.id for s in self.segments]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two lines have the same id")
+        return self
+
+
+def _short(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def check_state(state: Any, where: str = "project.json") -> dict:
+    """Validate a loaded ``project.json`` (see the module docstring); returns it unchanged.
+
+    Raises:
+        DubError: one line naming the first bad field, or a schema newer than this dubpreview.
+    """
+    from dubpreview.project.store import SCHEMA_VERSION
+
+    if not isinstance(state, dict):
+        raise DubError(f"{where} is not a dubpreview project (not a JSON object); move it away to start afresh")
+    version = state.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise DubError(f"{where} was written by a newer dubpreview (schema {version}); upgrade dubpreview")
+    try:
+        ProjectModel.model_validate(state)
+    except ValidationError as exc:
+        raise DubError(f"{where} is damaged ({_short(exc)}); restore it or move the folder away to start afresh") from None
+    return state
+
+
+def load_state(folder: str | Path) -> dict:
+    """Read and validate ``<folder>/project.json``.
+
+    Raises:
+        DubError: missing or unreadable file, not JSON, or failing :func:`check_state`.
+    """
+    path = Path(folder) / "project.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DubError(f"{folder} is not a dubpreview project (no project.json)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DubError(f"cannot read {path}: {exc}") from None
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        raise DubError(f"{path} is not valid JSON ({exc}); move it away to start afresh") from None
+    return check_state(state, str(path))
+
+
+def relative_inside(value: str) -> bool:
+    """True when ``value`` is a relative path with no ``..`` (it stays inside its folder)."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return False
+    pure = PurePosixPath(value.replace("\\", "/"))
+    return not pure.is_absolute() and ".." not in pure.parts and ":" not in pure.parts[0]
+
+
+def inside(folder: Path, path: str | Path) -> Path:
+    """``path`` (relative to ``folder`` or absolute) resolved, when it lies inside ``folder``.
+
+    Raises:
+        DubError: it points outside the folder (a damaged or hostile project file).
+    """
+    root = Path(folder).resolve()
+    try:
+        resolved = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError):
+        raise DubError("the project names a file that cannot be opened; refused") from None
+    if resolved != root and root not in resolved.parents:
+        raise DubError(f"the project names a file outside its folder ({str(path)[:80]!r}); refused")
+    return resolved

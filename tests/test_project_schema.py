@@ -1,0 +1,179 @@
+"""project.json from outside: validated on every load, fuzzed, and never a path out of the folder.
+
+No model runs here. The valid state is built by the same code a run uses
+(:meth:`DubSettings.public`, :meth:`Segment.to_dict`); a real run's project.json is loaded
+through the same check by every re-run in tests/test_faults.py and tests/test_dub_e2e.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dubpreview.errors import DubError
+from dubpreview.pipeline import DubSettings, settings_from_state
+from dubpreview.project.schema import check_state, inside, load_state, relative_inside
+from dubpreview.records import Segment, Word
+
+
+def valid_state(folder: Path | None = None) -> dict:
+    seg = Segment(0, 0.5, 2.0, "Hello there.", [Word(0.5, 1.0, "Hello"), Word(1.0, 2.0, "there.")], "S1",
+                  {"pt": "Olá."}, offset_ms=120.0, edited=["pt"])
+    root = folder or Path("/projects/p")
+    return {"schema_version": 1, "source": {"path": str(root / "source" / "scene.mp4"), "sha256": "a" * 64},
+            "settings": DubSettings(targets=["pt"]).public(), "segments": [seg.to_dict(), Segment(1, 2.5, 3.0, "Yes.").to_dict()],
+            "outputs": {"preview": str(root / "preview.mp4"), "timing": str(root / "timing.json")},
+            "warnings": [], "source_language": "en", "duration": 3.2, "translation_routes": {"pt": "en->pt (bergamot)"}}
+
+
+def test_the_state_a_run_writes_is_valid_and_round_trips():
+    state = valid_state()
+    assert check_state(state) is state
+    s = settings_from_state(state)
+    assert s.targets == ["pt"] and s.timing.max_speed == 1.3
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda s: s.update(schema_version=99), "newer dubpreview (schema 99)"),
+    (lambda s: s.pop("source"), "source: Field required"),
+    (lambda s: s["source"].update(sha256="../../etc"), "source.sha256"),
+    (lambda s: s["segments"][0].update(start="soon"), "segments.0.start"),
+    (lambda s: s["segments"][0].update(end=0.1), "ends (0.1) before it starts"),
+    (lambda s: s["segments"][0].update(start=float("nan")), "segments.0.start"),
+    (lambda s: s["segments"][1].update(id=0), "same id"),
+    (lambda s: s["segments"][0].update(speed=9), "segments.0.speed"),
+    (lambda s: s["settings"].update(targets=[]), "settings.targets"),
+    (lambda s: s["settings"].update(colour="blue"), "settings.colour"),
+    (lambda s: s["settings"]["timing"].update(warp=2), "unknown timing setting 'warp'"),
+    (lambda s: s["settings"].update(target_lufs=5), "settings.target_lufs"),
+    (lambda s: s.update(outputs=["a"]), "outputs"),
+])
+def test_damaged_state_one_line(change, needle):
+    state = valid_state()
+    change(state)
+    with pytest.raises(DubError) as err:
+        check_state(state)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_load_state_errors(tmp_path):
+    with pytest.raises(DubError, match="no project.json"):
+        load_state(tmp_path)
+    (tmp_path / "project.json").write_text("{not json")
+    with pytest.raises(DubError, match="not valid JSON"):
+        load_state(tmp_path)
+    (tmp_path / "project.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(DubError, match="cannot read"):
+        load_state(tmp_path)
+    (tmp_path / "project.json").write_text("[1, 2]")
+    with pytest.raises(DubError, match="not a JSON object"):
+        load_state(tmp_path)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                       max_size=4), max_leaves=12)
+
+
+def _paths(obj, prefix=()):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+ALL_PATHS = list(_paths(valid_state()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(where=st.sampled_from(ALL_PATHS), value=json_values, drop=st.booleans())
+def test_fuzzed_state_is_refused_in_one_line_or_usable(where, value, drop):
+    """Any one field replaced by any JSON value (or removed): either one clear DubError, or a
+    state every reader can use without crashing."""
+    state = copy.deepcopy(valid_state())
+    parent = state
+    for key in where[:-1]:
+        parent = parent[key]
+    if drop and isinstance(parent, dict):
+        parent.pop(where[-1])
+    else:
+        parent[where[-1]] = value
+    try:
+        check_state(state)
+    except DubError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    if state.get("settings"):
+        settings_from_state(state)
+    for seg in state.get("segments", []):
+        Segment.from_dict(seg)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
+def test_fuzzed_project_file_text(tmp_path, text):
+    (tmp_path / "project.json").write_text(text, encoding="utf-8")
+    try:
+        load_state(tmp_path)
+    except DubError as exc:
+        assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../../secret.txt", "sub/../../x", "..", "C:/Windows/x"])
+def test_paths_outside_the_folder_are_refused(tmp_path, path):
+    assert not relative_inside(path)
+    if path.startswith("C:"):
+        return  # a relative name on Linux: it stays inside
+    with pytest.raises(DubError, match="outside its folder"):
+        inside(tmp_path, path)
+
+
+def test_paths_inside_are_accepted(tmp_path):
+    assert relative_inside("cache/clips/abc.wav")
+    assert inside(tmp_path, "cache/clips/abc.wav") == (tmp_path / "cache/clips/abc.wav").resolve()
+    assert inside(tmp_path, str(tmp_path / "preview.mp4")) == (tmp_path / "preview.mp4").resolve()
+
+
+def test_studio_never_serves_a_file_outside_the_project(tmp_path):
+    from dubpreview.app.service import downloads, preview_path
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("the other user's file")
+    (folder / "timing.json").write_text('{"languages": {}}')
+    state = valid_state(folder)
+    state["outputs"] = {"preview": str(tmp_path / "secret.txt"), "timing": "../secret.txt",
+                        "subtitles_pt_srt": str(folder / "timing.json")}
+    (folder / "project.json").write_text(json.dumps(state))
+    with pytest.raises(DubError, match="outside its folder"):
+        preview_path(folder)
+    files = downloads(folder).files
+    assert all(folder.resolve() in p.resolve().parents for p in files.values())
+    assert not any("secret" in str(p) for p in files.values())
+
+
+def test_archive_with_a_damaged_project_is_refused_and_leaves_nothing(tmp_path):
+    from dubpreview.app.projects import ProjectStore
+
+    store = ProjectStore(tmp_path / "projects")
+    archive = tmp_path / "evil.dubpreview.zip"
+    state = valid_state()
+    state["segments"][0]["start"] = "yesterday"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.json", json.dumps(state))
+        zf.writestr("app.json", json.dumps({"id": "x", "name": "evil"}))
+        zf.writestr("source/scene.mp4", b"\x00" * 10)
+    with pytest.raises(DubError) as err:
+        store.import_archive("alice", archive)
+    assert "segments.0.start" in str(err.value) and "\n" not in str(err.value)
+    assert list(store.owner_dir("alice").iterdir()) == []
