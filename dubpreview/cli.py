@@ -92,6 +92,8 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
                         "stereo centre cut), none (duck the original); auto picks by layout (default: auto)")
     p.add_argument("--target-lufs", type=float, default=-23.0,
                    help="programme loudness, LUFS integrated (default -23, EBU R128); true peak <= -1 dBTP")
+    p.add_argument("--audio-stream", type=int, default=None, metavar="N",
+                   help="the audio stream to dub, counted from 0 (default: the first that holds speech)")
     p.add_argument("--bed-db", type=float, default=0.0,
                    help="level of the music-and-effects bed under the dub, dB (default 0)")
 
@@ -174,7 +176,7 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
                        timing=TimingSettings(max_speed=args.max_speed, accepted_speed=args.accepted_speed,
                                              max_lateness_s=args.max_lateness, smoothing=args.smoothing),
                        mix=MixSettings(), separation=args.separation, target_lufs=args.target_lufs,
-                       bed_db=args.bed_db)
+                       bed_db=args.bed_db, audio_stream=getattr(args, "audio_stream", None))
 
 
 def _run(source: Path, settings, output, project, table: bool = False) -> None:

@@ -52,7 +52,9 @@ class DubSettings:
     (``speakers``: their number, None = found); ``voice_match`` gives each speaker a voice
     matched to the actor (``voice_refine``: refine it by one more synthesis per speaker);
     ``voice_library``: saved profiles folder (None = ``voices/profiles``); ``save_voices``:
-    save this scene's profiles there.
+    save this scene's profiles there. ``audio_stream``: the audio stream to dub, counted
+    from 0 among the scene's audio streams (None = the first dialogue-bearing one,
+    :mod:`dubpreview.media.streams`).
     """
 
     targets: list[str]
@@ -74,6 +76,7 @@ class DubSettings:
     voice_refine: bool = False
     voice_library: str | None = None
     save_voices: bool = False
+    audio_stream: int | None = None
 
     def public(self) -> dict:
         """The settings as stored in ``project.json``."""
@@ -85,6 +88,7 @@ class DubSettings:
             "diarize": self.diarize, "speakers": self.speakers, "voice_match": self.voice_match,
             "voice_refine": self.voice_refine, "voice_library": self.voice_library, "save_voices": self.save_voices,
             "separation": self.separation, "target_lufs": self.target_lufs, "bed_db": self.bed_db,
+            "audio_stream": self.audio_stream,
         }
 
 
@@ -166,6 +170,8 @@ class SceneRun:
     project: Project
     stages: _Stages
     output: Path
+    stream_index: int | None = None
+    """The container index of the audio stream dubbed (None: the first audio stream)."""
 
 
 def open_run(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
@@ -205,9 +211,17 @@ def open_run(source: str | os.PathLike, settings: DubSettings, output: str | os.
         for target in targets:  # fail before any work or output when the pair cannot be done
             _route(settings, settings.source_language, target, transcriber=None, check_only=True)
     proj_dir = Path(project_dir).expanduser().resolve() if project_dir else default_project_dir(out)
+    from dubpreview.media.streams import dialogue_stream
+
+    stream, note = dialogue_stream(src, info, settings.audio_stream)
     project = Project.open(proj_dir, src, file_sha256(src))
     project.state["settings"] = settings.public()
-    return SceneRun(src, info, project, _Stages(project, reporter), out)
+    index = None if stream.index == info.audio[0].index else stream.index
+    project.state["source"]["stream"] = index  # part of every cache key of the scene's audio
+    stages = _Stages(project, reporter)
+    if note:
+        stages.note(note)
+    return SceneRun(src, info, project, stages, out, index)
 
 
 def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathLike | None = None,
@@ -253,7 +267,7 @@ def separate_only(source: str | os.PathLike, settings: DubSettings, output: str 
 
     run = open_run(source, settings, output, project_dir, reporter)
     with run.stages.stage("load original audio"):
-        scene = load_scene_audio(run.source, run.info, MIX_RATE)
+        scene = load_scene_audio(run.source, run.info, MIX_RATE, run.stream_index)
     with run.stages.stage(f"separate dialogue ({settings.separation})") as st:
         sep = separate_scene(run.project, scene, MIX_RATE, settings.separation)
         st["status"] = "cached" if sep.cached else "computed"
@@ -299,9 +313,9 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
     from dubpreview.media.extract import load_audio
 
     with stages.stage("extract audio"):
-        audio16 = load_audio(src, sample_rate=16000, channels=1).samples
+        audio16 = load_audio(src, sample_rate=16000, channels=1, stream_index=project.stream_index).samples
     transcriber = transcriber_for(settings)
-    sha = project.state["source"]["sha256"]
+    sha = project.audio_id
     key = cache_key(source=sha, asr=transcriber.name, model=transcriber.model_id,
                     language=settings.source_language)
     with stages.stage(f"transcribe ({transcriber.name})") as st:
@@ -550,7 +564,7 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     timing: dict[str, dict] = {}
     audio_tracks, subtitle_tracks = [], []
     with stages.stage("load original audio"):
-        scene = load_scene_audio(src, info, MIX_RATE)
+        scene = load_scene_audio(src, info, MIX_RATE, project.stream_index)
     with stages.stage(f"separate dialogue ({settings.separation})") as st:
         sep = separate_scene(project, scene, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
         st["status"] = "cached" if sep.cached else "computed"
@@ -599,7 +613,8 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
                                              f"{languages.name(language)} (original)"))
         atomic_write_json(root / "timing.json", {"languages": timing})
         outputs["timing"] = root / "timing.json"
-    audio_tracks.append(AudioTrack(None, language, f"Original ({languages.name(language)})", not audio_tracks))
+    audio_tracks.append(AudioTrack(None, language, f"Original ({languages.name(language)})", not audio_tracks,
+                                   stream_index=project.stream_index))
     with stages.stage("remux preview") as st:
         remux_report: dict = {}
         write_preview(src, info, out, audio_tracks, subtitle_tracks, report=remux_report)

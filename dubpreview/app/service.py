@@ -276,7 +276,8 @@ def line_excerpts(folder: Path, segment_id: int, language: str | None = None,
         raise DubError(f"the project has no line {segment_id}")
     out_dir = folder / "excerpts"
     out_dir.mkdir(exist_ok=True)
-    original = load_audio(inside(folder, state["source"]["path"]), sample_rate=MIX_RATE, channels=1).samples
+    original = load_audio(inside(folder, state["source"]["path"]), sample_rate=MIX_RATE, channels=1,
+                          stream_index=state["source"].get("stream")).samples
     orig_path = _write_excerpt(original, seg["start"] - margin_s, seg["end"] + margin_s,
                                out_dir / f"line{seg['id']}-original.wav")
     line = next((ln for ln in _timing(folder).get(lang, {}).get("lines", []) if ln["segment_id"] == seg["id"]), None)
@@ -310,9 +311,11 @@ def original_audio(folder: Path) -> Path:
     out = folder / "original.m4a"
     if out.is_file():
         return out
-    src = str(inside(folder, _state(folder)["source"]["path"]))
+    source = _state(folder)["source"]
+    src, stream = str(inside(folder, source["path"])), source.get("stream")
     with atomic_path(out) as tmp:
-        run(ffmpeg_python.input(src).output(str(tmp), map="0:a:0", vn=None, acodec="aac",
+        run(ffmpeg_python.input(src).output(str(tmp), map="0:a:0" if stream is None else f"0:{stream}", vn=None,
+                                            acodec="aac",
                                             audio_bitrate="128k", format="mp4"), "extract the original sound")
     return out
 

@@ -96,6 +96,7 @@ class SettingsModel(BaseModel):
     separation: str = "auto"
     target_lufs: float = Field(-23.0, ge=-40, le=-10)
     bed_db: float = Field(0.0, ge=-40, le=12)
+    audio_stream: int | None = Field(None, ge=0, le=64)
 
     @field_validator("timing")
     @classmethod
@@ -117,6 +118,7 @@ class SettingsModel(BaseModel):
 class SourceModel(BaseModel):
     path: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    stream: int | None = Field(None, ge=0)
 
 
 class ProjectModel(BaseModel):

@@ -92,6 +92,18 @@ class Project:
         proj.state["source"] = {"path": str(source), "sha256": source_sha256}
         return proj
 
+    @property
+    def stream_index(self) -> int | None:
+        """The container index of the source's audio stream being dubbed (None: the first)."""
+        return self.state.get("source", {}).get("stream")
+
+    @property
+    def audio_id(self) -> str:
+        """What the scene's audio caches are keyed by: the source's sha256, plus the stream
+        when it is not the first audio stream."""
+        sha = self.state["source"]["sha256"]
+        return sha if self.stream_index is None else f"{sha}#a{self.stream_index}"
+
     def save(self) -> None:
         """Write ``project.json`` atomically."""
         self.state["schema_version"] = SCHEMA_VERSION

@@ -29,15 +29,16 @@ class SceneStems:
     cached: bool
 
 
-def load_scene_audio(src: str | Path, info, rate: int) -> np.ndarray:
-    """The scene's first audio stream at ``rate`` Hz in its own layout: float32 ``(n, 1)``
-    mono, ``(n, 2)`` stereo, or ``(n, 6)`` 5.1 for 6 or more channels (7.1 is folded to 5.1
-    by ffmpeg, the centre kept apart); 3-5 channels are downmixed to stereo."""
+def load_scene_audio(src: str | Path, info, rate: int, stream_index: int | None = None) -> np.ndarray:
+    """The scene's audio stream ``stream_index`` (container index; None = the first) at
+    ``rate`` Hz in its own layout: float32 ``(n, 1)`` mono, ``(n, 2)`` stereo, or ``(n, 6)``
+    5.1 for 6 or more channels (7.1 is folded to 5.1 by ffmpeg, the centre kept apart);
+    3-5 channels are downmixed to stereo."""
     from dubpreview.media.extract import load_audio
 
-    channels = info.audio_stream().channels or 2
+    channels = info.audio_stream(stream_index).channels or 2
     want = 1 if channels == 1 else 6 if channels >= 6 else 2
-    samples = load_audio(src, sample_rate=rate, channels=want).samples
+    samples = load_audio(src, sample_rate=rate, channels=want, stream_index=stream_index).samples
     return samples[:, None] if samples.ndim == 1 else samples
 
 
@@ -65,7 +66,7 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
     method, notes = choose(requested, scene.shape[1])
     if method == "none":
         return SceneStems(Stems(np.zeros_like(original), original, rate, "none", notes), original, None, False)
-    key = cache_key(source=project.state["source"]["sha256"], requested=requested, method=method,
+    key = cache_key(source=project.audio_id, requested=requested, method=method,
                     channels=scene.shape[1], rate=rate, version=VERSION)
     meta = project.get_json("separate", key)
     bed = project.get_audio("separate", f"{key}-bed") if meta else None

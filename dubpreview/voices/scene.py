@@ -51,7 +51,7 @@ def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settin
 
     if not getattr(settings, "diarize", True) or not segments:
         return segments
-    sha = project.state["source"]["sha256"]
+    sha = project.audio_id
     key = cache_key(source=sha, n=settings.speakers, v=DIARIZE_VERSION, model="resemblyzer-0.1.4-ge2e")
     with stages.stage("diarize (resemblyzer)") as st:
         cached = project.get_json("diarize", key)
@@ -88,7 +88,7 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
     state = project.state["speakers"]
     eligible = [s for s in diar.speakers if state[s]["seconds"] >= MIN_PROFILE_S and not state[s].get("voice")]
     found = library.match_unique({s: diar.centroids[s] for s in eligible}, saved)
-    sha = project.state["source"]["sha256"]
+    sha = project.audio_id
     taken: dict[str, list] = {lang: [] for lang in settings.targets}  # VoiceChoices given so far
     eligible.sort(key=lambda s: -state[s]["seconds"])  # the main characters choose first
     for spk in eligible:
