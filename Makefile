@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test stress bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the reliability campaign's slow part: the studio under 8 clients at once
+stress: install
+	$(BIN)/python -m pytest -m stress -s $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py
