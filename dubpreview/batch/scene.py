@@ -144,10 +144,10 @@ class SceneLog:
 
 
 def _call(job: SceneJob, group: str, fn):
+    """Run ``fn`` (a :mod:`dubpreview.pipeline` entry point) on the job, logging to ``batch.log``."""
     settings = dub_settings(job)
-    log = SceneLog(job, group)
+    log = SceneLog(job, group)  # creates the project folder
     log.write(f"{group} {job.input.name} -> {','.join(job.targets)}")
-    job.project.mkdir(parents=True, exist_ok=True)
     return fn(job.input, settings, output=job.preview, project_dir=job.project, reporter=log)
 
 

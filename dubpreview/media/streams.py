@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from dubpreview.errors import DubError
-from dubpreview.media.probe import AudioStream, MediaInfo
+from dubpreview.media.probe import AudioStream, MediaInfo, file_identity
 
 PROBE_S = 120.0
 """Seconds decoded from the start of each stream to look for speech."""
@@ -61,6 +61,9 @@ def dialogue_stream(path: str | os.PathLike, info: MediaInfo, requested: int | N
         return streams[requested], None
     if len(streams) <= 1:
         return streams[0], None
+    key = file_identity(path)
+    if key is not None and key in _chosen:  # a re-render in the same process does not listen again
+        return _chosen[key]
     shares = []
     for i, stream in enumerate(streams):
         share = speech_share(path, stream)
@@ -72,4 +75,10 @@ def dialogue_stream(path: str | os.PathLike, info: MediaInfo, requested: int | N
             f"(speech in {shares[best] * 100:.0f} % of its first {PROBE_S:.0f} s"
             + (", the most of all" if max(shares) < MIN_SPEECH_SHARE else "")
             + "); choose another with --audio-stream N")
+    if key is not None:
+        _chosen[key] = (streams[best], note)
     return streams[best], note
+
+
+_chosen: dict[tuple, tuple[AudioStream, str]] = {}
+"""The automatic choice per file identity (:func:`~dubpreview.media.probe.file_identity`)."""
