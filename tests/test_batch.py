@@ -320,3 +320,31 @@ def test_batch_cannot_reach_a_ray_address_one_line(tmp_path):
     proc = run_batch(tmp_path / "m.yaml", "--ray", f"127.0.0.1:{port}")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"dubpreview: error: cannot start or reach the Ray cluster at 127.0.0.1:{port}")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_scene_fails_that_scene_only_and_a_rerun_finishes_it(tmp_path):
+    """The pool's worker dies (SIGKILL, as an OOM kill would) while synthesizing the first
+    scene: that scene is reported failed in one line, the second scene still runs in a new
+    pool; a re-run without the fault finishes the first from its cache."""
+    import os
+
+    for name in ("a", "b"):
+        shutil.copy(DATA / "deb_pocketsphinx-testdata_librivox_en_austen-0920.wav", tmp_path / f"{name}.wav")
+    write(tmp_path / "m.yaml", "version: 1\ndefaults: {to: pt, from: en, voice_match: false, separation: none}\n"
+                               "scenes: [{input: a.wav}, {input: b.wav}]\n")
+    env = dict(os.environ, DUBPREVIEW_FAULT="stage:synthesize", DUBPREVIEW_FAULT_SKIP="0")
+    proc = run_batch(tmp_path / "m.yaml", "--workers", "1", env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    rows = {r["scene"]: r for r in json.loads((tmp_path / "dubbed" / "batch-summary.json").read_text())["rows"]}
+    assert rows["a"]["status"] == "failed" and "worker process died" in rows["a"]["error"]
+    assert rows["b"]["status"] == "failed"  # the fault is in every worker's environment: b's dies too
+    assert "worker process died" in rows["b"]["error"]
+    log = (tmp_path / "dubbed" / "a" / "runs.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["stage"].startswith("transcribe") for line in log)  # work before the kill kept
+    proc = run_batch(tmp_path / "m.yaml", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "dubbed" / "batch-summary.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["done", "done"]
+    last = [json.loads(line) for line in (tmp_path / "dubbed" / "a" / "runs.jsonl").read_text().splitlines()]
+    assert next(e for e in reversed(last) if e["stage"].startswith("transcribe"))["status"] == "cached"
