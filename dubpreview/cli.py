@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="projects folder (default: ~/.local/share/dubpreview/projects)")
     a.add_argument("--max-upload", default="500mb", help="largest upload (default 500mb)")
     a.add_argument("--jobs", type=int, default=1, help="heavy jobs (run, render) at once across all users (default 1)")
+    a.add_argument("--queue", type=int, default=32,
+                   help="requests waiting at most; more get a 'queue is full' answer at once (default 32)")
     a.add_argument("--threads", type=int, default=int(os.environ.get("DUBPREVIEW_THREADS", "2")),
                    help="CPU threads per model (default 2)")
     return parser
@@ -284,7 +286,7 @@ def cmd_app(args) -> None:
 
     launch(args.host, args.port, share=args.share, auth=args.auth, auth_file=args.auth_file,
            insecure_share=args.insecure_share, projects=args.projects, max_upload=args.max_upload,
-           jobs=args.jobs, threads=args.threads)
+           jobs=args.jobs, threads=args.threads, queue=args.queue)
 
 
 def main(argv: list[str] | None = None) -> int:

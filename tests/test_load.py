@@ -144,3 +144,38 @@ def test_eight_clients_at_once_all_served_memory_bounded_no_cross_reads(server):
     c = Client(server.url, auth=("user1", server.users["user1"]), verbose=False)
     with pytest.raises(Exception, match="you have no project"):
         c.predict(results[0]["project"], api_name="/open_project")
+
+
+def test_a_full_queue_answers_busy_at_once_and_serves_the_rest(tmp_path):
+    """One heavy job at a time and room for one waiting: of three runs sent together, two are
+    served and the third gets Gradio's one-line "queue is full" answer at once."""
+    from dubpreview.app import launch
+    from dubpreview.media.ffmpeg import ffmpeg_exe
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-t", "6", "-i", SCENE, "-c", "copy", clip], check=True)
+    port = free_port()
+    demo = launch("127.0.0.1", port, auth=["ann:pw-ann"], projects=str(tmp_path / "projects"), queue=1, jobs=1,
+                  block=False, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        clients = [Client(url, auth=("ann", "pw-ann"), verbose=False) for _ in range(3)]
+
+        def visit(c):
+            t = time.perf_counter()
+            try:
+                c.predict(handle_file(str(clip)), False, "en", ["pt"], None, api_name="/run")
+                return "served", time.perf_counter() - t
+            except Exception as exc:  # noqa: BLE001 - the answer itself is what is checked
+                return str(exc), time.perf_counter() - t
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(visit, clients))
+    finally:
+        demo.close()
+    print(f"\nqueue of 1, three runs at once: {answers}")
+    served = [a for a in answers if a[0] == "served"]
+    busy = [a for a in answers if a[0] != "served"]
+    assert len(served) == 2 and len(busy) == 1, answers
+    for message, seconds in busy:
+        assert "queue is full" in message.lower() and "\n" not in message.strip() and seconds < 10, answers

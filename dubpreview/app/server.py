@@ -31,18 +31,19 @@ def parse_size(text: str) -> int:
 
 def launch(host: str = "127.0.0.1", port: int = 7860, *, share: bool = False, auth: list[str] | None = None,
            auth_file: str | None = None, insecure_share: bool = False, projects: str | None = None,
-           max_upload: str = "500mb", jobs: int = 1, threads: int = 2, block: bool = True,
+           max_upload: str = "500mb", jobs: int = 1, threads: int = 2, queue: int = 32, block: bool = True,
            quiet: bool = False):
     """Build and start the studio; returns the launched :class:`gradio.Blocks`.
 
     Raises DubError before anything starts when ``share`` has no credentials (and
     ``insecure_share`` is not set), a credential is malformed, or a limit is invalid.
+    ``queue``: requests that may wait; beyond it Gradio answers "queue is full" at once.
     ``block=False`` returns at once with the server running in a thread (tests, scripts).
     """
     creds = load_credentials(auth, auth_file)
     check_share(share, creds, insecure_share)
-    if jobs < 1 or threads < 1:
-        raise DubError("--jobs and --threads must be at least 1")
+    if jobs < 1 or threads < 1 or queue < 1:
+        raise DubError("--jobs, --threads and --queue must be at least 1")
     max_bytes = parse_size(max_upload)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from .layout import CSS, HEAD, build_app
@@ -50,7 +51,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, *, share: bool = False, au
     logging.getLogger("dubpreview.app").setLevel(logging.INFO)
     demo = build_app(AppConfig(projects=projects, threads=threads, max_upload_bytes=max_bytes,
                                heavy_concurrency=jobs))
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.queue(default_concurrency_limit=1, max_size=queue)
     try:
         demo.launch(server_name=host, server_port=port, share=share,
                     auth=checker(creds) if creds else None, auth_message="dubpreview studio: sign in",
