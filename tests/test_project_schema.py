@@ -177,3 +177,18 @@ def test_archive_with_a_damaged_project_is_refused_and_leaves_nothing(tmp_path):
         store.import_archive("alice", archive)
     assert "segments.0.start" in str(err.value) and "\n" not in str(err.value)
     assert list(store.owner_dir("alice").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_atheris_fuzzes_the_loaders_for_a_bounded_time():
+    """libFuzzer-guided inputs into the manifest and project loaders (tests/fuzz/fuzz_loaders.py):
+    15 s, a fixed seed; any exception but a one-line DubError is a crash and fails the run."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("atheris")
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "fuzz" / "fuzz_loaders.py"),
+                           "-max_total_time=15", "-seed=1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = int(proc.stderr.split("Done ")[1].split()[0])
+    assert runs > 1000, proc.stderr[-500:]
