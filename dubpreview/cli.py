@@ -210,9 +210,8 @@ def cmd_dub(args) -> None:
 def cmd_timing(args) -> None:
     import json
 
-    from dubpreview.timing.report import format_table
-
     from dubpreview.project.schema import load_state
+    from dubpreview.timing.report import format_table
 
     root = Path(args.project)
     segments = load_state(root).get("segments", [])
