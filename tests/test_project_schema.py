@@ -180,15 +180,21 @@ def test_archive_with_a_damaged_project_is_refused_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_atheris_fuzzes_the_loaders_for_a_bounded_time():
+def test_atheris_fuzzes_the_loaders_for_a_bounded_time(tmp_path):
     """libFuzzer-guided inputs into the manifest and project loaders (tests/fuzz/fuzz_loaders.py):
     15 s, a fixed seed; any exception but a one-line DubError is a crash and fails the run."""
     import subprocess
     import sys
 
+    import resource
+
     pytest.importorskip("atheris")
+    # libFuzzer reads its RSS from getrusage's ru_maxrss, which Linux carries over from this
+    # (multi-GB) pytest process into the child: its 2 GB limit counts from our peak, not zero.
+    rss_limit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + 2048
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "fuzz" / "fuzz_loaders.py"),
-                           "-max_total_time=15", "-seed=1"], capture_output=True, text=True, timeout=300)
+                           "-max_total_time=15", "-seed=1", f"-rss_limit_mb={rss_limit}"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = int(proc.stderr.split("Done ")[1].split()[0])
     assert runs > 1000, proc.stderr[-500:]
