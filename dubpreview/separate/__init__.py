@@ -24,7 +24,7 @@ from dubpreview.separate.base import NoSeparator, Separator, Stems, to_stereo
 METHODS = ("auto", "spleeter", "centre", "none")
 """Separation methods a user can ask for."""
 
-VERSION = 2
+VERSION = 3
 """Bumped when a method's output changes, so cached stems are recomputed."""
 
 

