@@ -117,12 +117,18 @@ class _Stages:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
+        """Time the stage; its log line also gets ``peak_rss_mb``, the process's peak
+        resident memory so far (MiB, :func:`dubpreview.util.memory.peak_rss_mb`): the stage
+        after which it rose is the one that needed that memory."""
+        from dubpreview.util.memory import peak_rss_mb
+
         rec = {"status": "computed", "extra": {}}
         fault_point(f"stage:{name}")  # reliability tests only: see util.files.fault_point
         self.reporter(name, "start", 0.0)
         t0 = time.perf_counter()
         yield rec
         seconds = time.perf_counter() - t0
+        rec["extra"].setdefault("peak_rss_mb", round(peak_rss_mb()))
         self.project.log(name, rec["status"], seconds, **rec["extra"])
         self.reporter(name, rec["status"], seconds)
 
@@ -541,7 +547,10 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 def _export_wav(samples: np.ndarray, path: Path) -> Path:
     """16-bit WAV at :data:`MIX_RATE` through pydub, written atomically."""
     if samples.ndim == 2:
-        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+        pcm = np.empty(samples.shape, "<i2")
+        step = 1 << 20  # converted a piece at a time: no whole-scene float temporaries
+        for s in range(0, len(samples), step):
+            pcm[s:s + step] = np.clip(samples[s:s + step], -1, 1) * 32767
         from pydub import AudioSegment
         seg = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2, channels=samples.shape[1])
     else:
@@ -577,6 +586,7 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     if sep.stems.separated:  # the music-and-effects stem, as separated (before bed level and ducking)
         outputs["me_stem"] = _export_wav(bed, root / "me.wav")
     reference = (sep.stems.dialogue if sep.stems.separated else original).mean(axis=1)
+    sep.stems.dialogue = None  # only its mono reference is used from here on
     mix_settings = replace(settings.mix, target_lufs=settings.target_lufs, bed_db=settings.bed_db)
     duration = len(original) / MIX_RATE
     for i, lang in enumerate(settings.targets if segments else []):

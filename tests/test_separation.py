@@ -175,6 +175,26 @@ def test_programme_meets_its_loudness_target_and_true_peak(known, target):
     assert tp <= -1.0 + 1e-3
 
 
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_chunked_loudness_equals_pyloudnorm(known, channels):
+    """The bounded-memory BS.1770 meter (dubpreview/mix/loudness.py) gives pyloudnorm's
+    integrated loudness on the real known mix, with chunks shorter than the signal and not
+    a multiple of the 400 ms block, so the filter state and the block sums cross chunk edges."""
+    import pyloudnorm
+
+    from dubpreview.mix import loudness
+
+    x = {1: known.mix[:, 0], 2: known.mix, 5: known.surround[:, [0, 1, 2, 4, 5]]}[channels]
+    x = x[: len(x) - 12_345]  # a length that ends inside a 100 ms step
+    want = pyloudnorm.Meter(RATE).integrated_loudness(x.astype(np.float64))
+    got = loudness.integrated_loudness(x, RATE)
+    e_short = loudness.step_energies(x, RATE, chunk_s=1.37)
+    e_long = loudness.step_energies(x, RATE)
+    assert abs(got - want) < 1e-6
+    np.testing.assert_allclose(e_short, e_long, rtol=1e-9, atol=1e-12)
+    assert loudness.integrated_loudness(np.zeros((RATE, 2), np.float32), RATE) == -np.inf
+
+
 def test_limiter_holds_true_peak_of_intersample_peaks():
     """A full-scale 11 kHz tone at 48 kHz with a phase that puts its peaks between samples:
     the sample peak is below the true peak; after limiting the true peak is <= the ceiling."""

@@ -16,7 +16,7 @@ import ffmpeg as ffmpeg_python
 import numpy as np
 
 from dubpreview.errors import DubError
-from dubpreview.media.ffmpeg import run
+from dubpreview.media.ffmpeg import run_to_array
 from dubpreview.media.probe import file_identity, probe
 from dubpreview.records import Audio
 
@@ -63,8 +63,8 @@ def load_audio(
     graph = ffmpeg_python.input(str(path)).output(
         "pipe:", map=f"0:{stream.index}", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate
     )
-    raw = run(graph, f"decode the audio of {path}", capture_stdout=True)
-    samples = np.frombuffer(raw, dtype="<f4").astype(np.float32)  # a writable copy
+    expected = round((stream.duration or 0) * sample_rate * 1.01) * channels
+    samples = run_to_array(graph, f"decode the audio of {path}", "<f4", expected).astype(np.float32, copy=False)
     if samples.size == 0:
         raise DubError(f"could not decode the audio of {path}: no samples came out; check the file plays")
     if channels > 1:

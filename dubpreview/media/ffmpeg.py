@@ -98,3 +98,55 @@ def run(stream_spec: Any, what: str, *, capture_stdout: bool = False) -> bytes:
     except OSError as exc:  # the binary itself cannot be executed
         raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
     return out or b""
+
+
+def run_to_array(stream_spec: Any, what: str, dtype: str = "<f4", expected_items: int = 0,
+                 chunk_bytes: int = 1 << 22):
+    """Run an ffmpeg-python graph whose output is raw samples on ``pipe:`` and read them
+    straight into a numpy array of ``dtype`` (1-D, as many items as ffmpeg wrote).
+
+    ffmpeg's stdout is read in ``chunk_bytes`` pieces into an array allocated for
+    ``expected_items`` (e.g. from the probed duration; grown by half when ffmpeg writes more,
+    cut when it writes less), so decoding an hour of audio holds the samples once, not the
+    bytes of a whole pipe plus their copy (``subprocess.communicate`` then ``np.frombuffer``).
+    stderr is drained by a thread so a chatty ffmpeg cannot block.
+
+    Raises:
+        DubError: ``could not <what>: <reason>`` when ffmpeg exits non-zero or cannot start.
+    """
+    import threading
+
+    import numpy as np
+
+    spec = stream_spec.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    try:
+        proc = ffmpeg_python.run_async(spec, cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True,
+                                       overwrite_output=True)
+    except OSError as exc:
+        raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
+    err: list[bytes] = []
+    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    item = np.dtype(dtype).itemsize
+    out = np.empty(max(int(expected_items), chunk_bytes // item), dtype=dtype)
+    filled = 0  # bytes
+    try:
+        while True:
+            view = memoryview(out).cast("B")
+            if filled + chunk_bytes > len(view):
+                view.release()
+                out = np.resize(out, len(out) + len(out) // 2 + chunk_bytes // item)
+                view = memoryview(out).cast("B")
+            got = proc.stdout.readinto(view[filled:filled + chunk_bytes])
+            view.release()
+            if not got:
+                break
+            filled += got
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        drain.join()
+    if code != 0:
+        raise DubError(f"could not {what}: {summarize_stderr(b''.join(err))}")
+    n = filled // item
+    return out[:n] if n >= len(out) // 2 else out[:n].copy()  # a view wastes at most the 1 % margin

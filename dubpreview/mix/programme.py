@@ -41,14 +41,14 @@ class ProgrammeReport:
 
 def integrated_loudness(x: np.ndarray, rate: int = MIX_RATE) -> float:
     """Integrated loudness (LUFS) of ``x`` (``(n,)`` or ``(n, channels)``, float), ITU-R
-    BS.1770-4 through pyloudnorm; ``-inf`` for silence or audio shorter than 0.4 s."""
-    import pyloudnorm
+    BS.1770-4 with pyloudnorm's filters, measured chunk by chunk
+    (:func:`dubpreview.mix.loudness.integrated_loudness`); ``-inf`` for silence or audio
+    shorter than 0.4 s."""
+    from dubpreview.mix import loudness
 
-    a = np.asarray(x, dtype=np.float64)
-    if len(a) < int(0.4 * rate) or not np.any(a):
+    if len(x) < int(0.4 * rate) or not np.any(x):
         return -np.inf
-    with np.errstate(divide="ignore"):
-        return float(pyloudnorm.Meter(rate).integrated_loudness(a))
+    return loudness.integrated_loudness(x, rate)
 
 
 def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
@@ -103,7 +103,8 @@ def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: f
         return x
     w = 2 * max(1, int(lookahead_s * rate)) + 1
     gain = uniform_filter1d(minimum_filter1d(need, w, mode="nearest"), w, mode="nearest")
-    return (x * gain[:, None]).astype(np.float32)  # gain[i] <= need[i]: every window averaged covers i
+    del need, env
+    return np.multiply(x, gain[:, None], dtype=np.float32)  # gain[i] <= need[i]: every window averaged covers i
 
 
 GAIN_LOCK_LU = 0.1
@@ -131,10 +132,10 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     peak = float(env.max()) if len(env) else 0.0
     tp_x = 20 * np.log10(peak) if peak > 0 else -np.inf
     if not np.isfinite(lufs):
-        return x.astype(np.float32), ProgrammeReport(0.0, lufs, float(tp_x), False)
+        return x.astype(np.float32, copy=False), ProgrammeReport(0.0, lufs, float(tp_x), False)
     if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
         g = float(previous_gain_db)
-        y = (x * 10 ** (g / 20)).astype(np.float32)
+        y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
         if tp_x + g <= ceiling_db:
             return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
         y = limit(y, ceiling_db - 0.05, rate, envelope=env * 10 ** (g / 20))
@@ -147,7 +148,8 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     for _ in range(4):
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
-        y = (x * scale).astype(np.float32)
+        y = None  # the previous round's programme is freed before this one is made
+        y = np.multiply(x, scale, dtype=np.float32)
         if tp_x + total > ceiling_db:
             y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)
             limited = True
@@ -159,7 +161,7 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
             break
     tp = true_peak_db(y) if limited else float(tp_x + total)
     if tp > ceiling_db:  # the limiter's own inter-sample overshoot: a last tiny trim
-        y = (y * 10 ** ((ceiling_db - tp - 0.01) / 20)).astype(np.float32)
+        y *= np.float32(10 ** ((ceiling_db - tp - 0.01) / 20))
         tp, lufs = true_peak_db(y), integrated_loudness(y, rate)
     return y, ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)
 
@@ -201,12 +203,13 @@ def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, flo
                   for p in bed_speech_by_span(bed_speech, spans)]
     else:
         depths = [settings.duck_db] * len(spans)
-    env = duck_levels(n, spans, depths, settings.ramp_s) * (10 ** (settings.bed_db / 20))
-    out = bed * env[:, None]
+    env = duck_levels(n, spans, depths, settings.ramp_s)
+    env *= np.float32(10 ** (settings.bed_db / 20))
+    out = np.multiply(bed, env[:, None], dtype=np.float32)
+    del env
     d = dub[:n]
     out[: len(d)] += d[:, None]
-    return normalise(out.astype(np.float32), settings.target_lufs, settings.true_peak_db,
-                     previous_gain_db=previous_gain_db)
+    return normalise(out, settings.target_lufs, settings.true_peak_db, previous_gain_db=previous_gain_db)
 
 
 def check_options(separation: str, target_lufs: float, bed_db: float) -> None:

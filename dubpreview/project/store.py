@@ -113,6 +113,15 @@ class Project:
         """``cache/<stage>/<key>.<ext>`` inside the project."""
         return self.root / "cache" / stage / f"{key}.{ext}"
 
+    @staticmethod
+    def _file_digest(path: Path) -> str:
+        """sha256 of a file, read in 4 MiB pieces (a long scene's stems are GBs)."""
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        return h.hexdigest()
+
     def _read_checked(self, path: Path) -> bytes | None:
         """The bytes of a cache entry when its ``.sha256`` sidecar matches them, else None
         (absent, half-written by a killed run, or damaged: the caller recomputes it)."""
@@ -123,7 +132,7 @@ class Project:
             return None
         return data if hashlib.sha256(data).hexdigest() == expected else None
 
-    def _seal(self, path: Path, data: bytes) -> None:
+    def _seal(self, path: Path, data: bytes | memoryview) -> None:
         """Write the sidecar ``<entry>.sha256`` that makes ``path`` a valid cache entry."""
         atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode("ascii"))
 
@@ -146,23 +155,30 @@ class Project:
     def get_audio(self, stage: str, key: str) -> tuple[np.ndarray, int] | None:
         """The cached WAV as (float32 samples, rate Hz), or ``None`` if absent, unreadable or
         failing its hash."""
-        data = self._read_checked(self.cache_path(stage, key, "wav"))
-        if data is None:
-            return None
-        try:
-            samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-        except (OSError, RuntimeError, sf.LibsndfileError):
+        path = self.cache_path(stage, key, "wav")
+        try:  # hashed in pieces, then decoded from the file: the samples are held once
+            expected = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
+            if self._file_digest(path) != expected:
+                return None
+            samples, rate = sf.read(path, dtype="float32")
+        except (OSError, UnicodeDecodeError, RuntimeError, sf.LibsndfileError):
             return None
         return samples, rate
 
     def put_audio(self, stage: str, key: str, samples: np.ndarray, rate: int) -> Path:
-        """Cache float audio as a 32-bit float WAV (atomically, then its sha256 sidecar); returns its path."""
+        """Cache float audio as a 32-bit float WAV (atomically, then its sha256 sidecar); returns its path.
+
+        The WAV is made in memory once and written and hashed from that buffer without
+        copies (``BytesIO.getbuffer``); Python's own write then reports a full disk as the
+        OSError the command line turns into one line (libsndfile writing the file itself
+        would only say that it failed)."""
         path = self.cache_path(stage, key, "wav")
         buf = io.BytesIO()
         sf.write(buf, samples, rate, subtype="FLOAT", format="WAV")
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
-        atomic_write_bytes(path, buf.getvalue())
-        self._seal(path, buf.getvalue())
+        with buf.getbuffer() as view:
+            atomic_write_bytes(path, view)
+            self._seal(path, view)
         return path
 
     def log(self, stage: str, status: str, seconds: float, **extra: Any) -> None:

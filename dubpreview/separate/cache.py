@@ -71,13 +71,15 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
     meta = project.get_json("separate", key)
     bed = project.get_audio("separate", f"{key}-bed") if meta else None
     if meta and bed is not None and bed[1] == rate and len(bed[0]) == len(original):
-        stems = Stems((original - bed[0]).astype(np.float32), bed[0].astype(np.float32), rate,
+        cached_bed = bed[0].astype(np.float32, copy=False)
+        stems = Stems(np.subtract(original, cached_bed, dtype=np.float32), cached_bed, rate,
                       meta["method"], list(meta["notes"]))
         return SceneStems(stems, original, np.asarray(meta["bed_speech"], dtype=np.float32), True)
     stems = get_separator(method, threads).separate(scene, rate)
     stems.notes = notes + stems.notes
     # the dialogue exactly as a cached run derives it, so a re-render mixes the same samples
-    stems.dialogue = (original - stems.bed).astype(np.float32)
+    stems.dialogue = None  # freed before its replacement is made
+    stems.dialogue = np.subtract(original, stems.bed, dtype=np.float32)
     probs = bed_speech_probabilities(stems.bed, rate)
     project.put_audio("separate", f"{key}-bed", stems.bed, rate)
     project.put_json("separate", key, {"method": stems.method, "notes": stems.notes,

@@ -154,7 +154,7 @@ class SpleeterSeparator(Separator):
         nets = _load()
         g = np.gcd(rate, MODEL_RATE)
         up, down = MODEL_RATE // g, rate // g
-        x = resample_poly(mix, up, down, axis=0).astype(np.float32) if rate != MODEL_RATE else mix
+        x = resample_poly(mix, up, down, axis=0).astype(np.float32, copy=False) if rate != MODEL_RATE else mix
         window = torch.hann_window(N_FFT)
         old_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.threads))
@@ -166,13 +166,18 @@ class SpleeterSeparator(Separator):
             torch.set_num_threads(old_threads)
         del x
         if rate != MODEL_RATE:
-            bed = resample_poly(bed, down, up, axis=0).astype(np.float32)
+            bed = resample_poly(bed, down, up, axis=0).astype(np.float32, copy=False)
         bed = _exact(bed, len(mix))
-        dialogue = mix - bed
+        # whole-scene arrays are made one at a time and the last one freed before the next
         if self.centre_dialogue:  # dialogue sits in the (phantom) centre: its side part is music
-            dialogue = np.repeat(dialogue.mean(axis=1, keepdims=True), 2, axis=1)
-            bed = mix - dialogue
-        return Stems(dialogue.astype(np.float32), bed.astype(np.float32), rate, self.name)
+            centre = mix.mean(axis=1, dtype=np.float32)
+            centre -= bed.mean(axis=1, dtype=np.float32)
+            del bed
+            bed = mix - centre[:, None]
+            dialogue = np.repeat(centre[:, None], 2, axis=1)
+        else:
+            dialogue = mix - bed
+        return Stems(dialogue, bed, rate, self.name)
 
 
 def _exact(a: np.ndarray, n: int) -> np.ndarray:
