@@ -586,9 +586,10 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     if sep.stems.separated:  # the music-and-effects stem, as separated (before bed level and ducking)
         outputs["me_stem"] = _export_wav(bed, root / "me.wav")
     reference = (sep.stems.dialogue if sep.stems.separated else original).mean(axis=1)
-    sep.stems.dialogue = None  # only its mono reference is used from here on
-    mix_settings = replace(settings.mix, target_lufs=settings.target_lufs, bed_db=settings.bed_db)
     duration = len(original) / MIX_RATE
+    # only the bed and the mono reference are used from here on: free the other whole-scene arrays
+    sep.stems.dialogue = sep.original = original = None
+    mix_settings = replace(settings.mix, target_lufs=settings.target_lufs, bed_db=settings.bed_db)
     for i, lang in enumerate(settings.targets if segments else []):
         report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
                                            translator=_nbest_translator(settings, language, lang))

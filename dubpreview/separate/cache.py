@@ -65,7 +65,8 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
     original = to_stereo(scene)
     method, notes = choose(requested, scene.shape[1])
     if method == "none":
-        return SceneStems(Stems(np.zeros_like(original), original, rate, "none", notes), original, None, False)
+        silent = np.zeros(original.shape, np.float32)  # calloc: untouched pages take no memory
+        return SceneStems(Stems(silent, original, rate, "none", notes), original, None, False)
     key = cache_key(source=project.audio_id, requested=requested, method=method,
                     channels=scene.shape[1], rate=rate, version=VERSION)
     meta = project.get_json("separate", key)
