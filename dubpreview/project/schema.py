@@ -18,7 +18,8 @@ from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from dubpreview.errors import DubError
 from dubpreview.mix.duck import MixSettings
@@ -98,20 +99,12 @@ class SettingsModel(BaseModel):
     bed_db: float = Field(0.0, ge=-40, le=12)
     audio_stream: int | None = Field(None, ge=0, le=64)
 
-    @field_validator("timing")
+    @field_validator("timing", "mix")
     @classmethod
-    def _timing_keys(cls, value: dict) -> dict:
-        unknown = set(value) - _TIMING
+    def _known_keys(cls, value: dict, info: ValidationInfo) -> dict:
+        unknown = set(value) - {"timing": _TIMING, "mix": _MIX}[info.field_name]
         if unknown:
-            raise ValueError(f"unknown timing setting {sorted(unknown)[0]!r}")
-        return value
-
-    @field_validator("mix")
-    @classmethod
-    def _mix_keys(cls, value: dict) -> dict:
-        unknown = set(value) - _MIX
-        if unknown:
-            raise ValueError(f"unknown mix setting {sorted(unknown)[0]!r}")
+            raise ValueError(f"unknown {info.field_name} setting {sorted(unknown)[0]!r}")
         return value
 
 
