@@ -26,7 +26,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# the reliability campaign's slow part: the studio under 8 clients at once
+# the reliability campaign's slow part: the studio under 8 clients at once, an hour-long scene
 stress: install
 	$(BIN)/python -m pytest -m stress -s $(PYTEST_ARGS)
 

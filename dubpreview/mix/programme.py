@@ -51,20 +51,26 @@ def integrated_loudness(x: np.ndarray, rate: int = MIX_RATE) -> float:
     return loudness.integrated_loudness(x, rate)
 
 
-def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18, reduce: bool = False) -> np.ndarray | float:
     """Per input sample, the largest |value| over channels and the 4x oversampled points
-    around it (float32 ``(n,)``); computed in chunks with margins (bounded memory)."""
+    around it (float32 ``(n,)``); computed in chunks with margins (bounded memory).
+    ``reduce``: return only its maximum (a float), without the ``(n,)`` array."""
     a = x if x.ndim == 2 else x[:, None]
     n = len(a)
-    out = np.empty(n, dtype=np.float32)
+    out = None if reduce else np.empty(n, dtype=np.float32)
+    top = 0.0
     margin = 64
     for s in range(0, n, chunk):
         lo, hi = max(0, s - margin), min(n, s + chunk + margin)
         up = resample_poly(a[lo:hi].astype(np.float32), OVERSAMPLE, 1, axis=0)
         up = _columns_max(_columns_max(np.abs(up)).reshape(-1, OVERSAMPLE))
         e = min(n, s + chunk)
-        out[s:e] = np.maximum(up[s - lo: e - lo], _columns_max(np.abs(a[s:e])))
-    return out
+        part = np.maximum(up[s - lo: e - lo], _columns_max(np.abs(a[s:e])))
+        if reduce:
+            top = max(top, float(part.max()))
+        else:
+            out[s:e] = part
+    return top if reduce else out
 
 
 def _columns_max(m: np.ndarray) -> np.ndarray:
@@ -81,7 +87,7 @@ def true_peak_db(x: np.ndarray) -> float:
     oversampled signal (ITU-R BS.1770-4 Annex 2); ``-inf`` for silence."""
     if len(x) == 0:
         return -np.inf
-    peak = float(_peak_envelope(np.asarray(x)).max())
+    peak = _peak_envelope(np.asarray(x), reduce=True)
     return float(20 * np.log10(peak)) if peak > 0 else -np.inf
 
 
@@ -114,7 +120,8 @@ mix, so the preview's AAC track is re-encoded only there (:mod:`dubpreview.media
 
 
 def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.0,
-              rate: int = MIX_RATE, previous_gain_db: float | None = None) -> tuple[np.ndarray, ProgrammeReport]:
+              rate: int = MIX_RATE, previous_gain_db: float | None = None,
+              inplace: bool = False) -> tuple[np.ndarray, ProgrammeReport]:
     """``x`` (``(n, c)`` float32) brought to ``target_lufs`` integrated (EBU R128 / ITU-R
     BS.1770-4) with the true peak at most ``ceiling_db`` dBTP.
 
@@ -125,37 +132,44 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     The oversampled peak envelope of ``x`` is computed once and scaled with the gain.
     ``previous_gain_db``: the gain of the last render; kept when it meets the target within
     :data:`GAIN_LOCK_LU` and the limiter (a local operation) holds the ceiling without the
-    final global trim. Silence or audio under 0.4 s is returned unchanged. Returns (audio, report).
+    final global trim. Silence or audio under 0.4 s is returned unchanged.
+    ``inplace``: ``x`` (float32) may be scaled in place when no limiting is needed (a long
+    programme is then never held twice; the peak envelope is made only for the limiter).
+    Returns (audio, report).
     """
     lufs = integrated_loudness(x, rate)
-    env = _peak_envelope(x)
-    peak = float(env.max()) if len(env) else 0.0
+    peak = _peak_envelope(x, reduce=True) if len(x) else 0.0
     tp_x = 20 * np.log10(peak) if peak > 0 else -np.inf
     if not np.isfinite(lufs):
         return x.astype(np.float32, copy=False), ProgrammeReport(0.0, lufs, float(tp_x), False)
+    can_reuse = inplace and x.dtype == np.float32
     if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
         g = float(previous_gain_db)
-        y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
         if tp_x + g <= ceiling_db:
+            y = np.multiply(x, 10 ** (g / 20), out=x if can_reuse else None, dtype=np.float32)
             return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
-        y = limit(y, ceiling_db - 0.05, rate, envelope=env * 10 ** (g / 20))
+        y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
+        y = limit(y, ceiling_db - 0.05, rate, envelope=_peak_envelope(x) * 10 ** (g / 20))
         tp, out_lufs = true_peak_db(y), integrated_loudness(y, rate)
         if tp <= ceiling_db and abs(out_lufs - target_lufs) <= GAIN_LOCK_LU:
             return y, ProgrammeReport(round(g, 3), float(out_lufs), float(tp), True)
     total = 0.0
     y = x
     limited = False
+    env = None
     for _ in range(4):
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
+        if tp_x + total <= ceiling_db and not limited:  # a plain gain: the only round
+            y = np.multiply(x, scale, out=x if can_reuse else None, dtype=np.float32)
+            lufs = target_lufs  # a plain gain moves BS.1770 loudness by exactly that gain (gates aside)
+            break
         y = None  # the previous round's programme is freed before this one is made
         y = np.multiply(x, scale, dtype=np.float32)
         if tp_x + total > ceiling_db:
+            env = _peak_envelope(x) if env is None else env
             y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)
             limited = True
-        if not limited:  # a plain gain moves BS.1770 loudness by exactly that gain (gates aside)
-            lufs = target_lufs
-            break
         lufs = integrated_loudness(y, rate)
         if abs(lufs - target_lufs) <= 0.1:
             break
@@ -209,7 +223,8 @@ def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, flo
     del env
     d = dub[:n]
     out[: len(d)] += d[:, None]
-    return normalise(out, settings.target_lufs, settings.true_peak_db, previous_gain_db=previous_gain_db)
+    return normalise(out, settings.target_lufs, settings.true_peak_db, previous_gain_db=previous_gain_db,
+                     inplace=True)
 
 
 def check_options(separation: str, target_lufs: float, bed_db: float) -> None:
