@@ -164,6 +164,40 @@ def test_long_silence_splits_segments(faster):
     assert tr.segments[-1].start > gap_end - 0.3  # absolute times, not times within the clip
 
 
+def test_decode_windows_cut_only_between_clips():
+    from dubpreview.asr.common import decode_windows
+
+    clips = [(0.5, 3.0), (4.0, 9.5), (10.0, 11.0), (30.0, 31.0), (31.5, 70.0), (71.0, 72.0)]
+    windows = decode_windows(clips, window_s=12.0)
+    assert [g for _, _, g in windows] == [clips[:3], clips[3:4], clips[4:5], clips[5:]]
+    assert all(lo == g[0][0] and hi == g[-1][1] for lo, hi, g in windows)
+    assert decode_windows([]) == []
+
+
+@pytest.mark.parametrize("window_s", [8.0])
+def test_a_long_scene_is_decoded_window_by_window_with_absolute_times(faster, monkeypatch, window_s):
+    """Five real LibriVox readings with pauses, decoded in windows of a few seconds (as a long
+    scene is decoded in 10-minute windows): the same WER bound as a whole decode, every time
+    absolute, every window's words inside its own reading."""
+    from dubpreview.asr import common
+
+    refs, norm = librivox_references(), EnglishTextNormalizer()
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    parts, starts, t = [], [], 0.0
+    for clip in LIBRIVOX:
+        a = load_audio(DATA / f"deb_pocketsphinx-testdata_librivox_en_austen-{clip}.wav")
+        starts.append(t)
+        parts += [a, gap]
+        t += (len(a) + len(gap)) / SAMPLE_RATE
+    audio = np.concatenate(parts)
+    monkeypatch.setattr(common, "DECODE_WINDOW_S", window_s)
+    tr = faster.transcribe(audio, language="en")
+    assert_well_formed(tr)
+    wer = jiwer.wer(norm(" ".join(refs[c] for c in LIBRIVOX)), norm(" ".join(s.text for s in tr.segments)))
+    assert wer <= 0.05, wer
+    assert tr.segments[-1].start >= starts[-1] - 0.3  # the last reading's words sit at its own time
+
+
 def test_silence_gives_no_segments(backend):
     tr = backend.transcribe(np.zeros(10 * SAMPLE_RATE, dtype=np.float32))
     assert tr.segments == [] and tr.duration == 10.0

@@ -13,7 +13,7 @@ import importlib
 import threading
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,6 +103,33 @@ def _clip_of(start: float, end: float, clips: list[tuple[float, float]]) -> tupl
 
 def _clamp(t: float, lo: float, hi: float) -> float:
     return round(float(min(max(t, lo), hi)), 3)
+
+
+DECODE_WINDOW_S = 600.0
+"""Longest stretch of audio handed to the backend at once (seconds). Both Whisper backends
+compute the log-mel features of all they are given in one piece (faster-whisper's numpy
+STFT held about 3 GB for an hour of audio: ``bench/long_scene.py``), so a longer scene is
+decoded window by window, each cut between two speech clips (in silence)."""
+
+
+def decode_windows(clips: list[tuple[float, float]], window_s: float = DECODE_WINDOW_S
+                   ) -> list[tuple[float, float, list[tuple[float, float]]]]:
+    """Group the speech ``clips`` (seconds, sorted) into windows ``(start, end, clips)``
+    of at most ``window_s`` each (a single clip longer than that is a window of its own);
+    every clip is in exactly one window and windows never cut a clip."""
+    out: list[tuple[float, float, list[tuple[float, float]]]] = []
+    for s, e in clips:
+        if out and e - out[-1][0] <= window_s:
+            out[-1][2].append((s, e))
+            out[-1] = (out[-1][0], e, out[-1][2])
+        else:
+            out.append((s, e, [(s, e)]))
+    return out
+
+
+def _shifted(seg: Segment, dt: float) -> Segment:
+    return replace(seg, start=seg.start + dt, end=seg.end + dt,
+                   words=[replace(w, start=w.start + dt, end=w.end + dt) for w in seg.words])
 
 
 def finish_segments(raw: list[Segment], clips: list[tuple[float, float]]) -> list[Segment]:
@@ -221,6 +248,14 @@ class ClipWhisperTranscriber(ABC):
             probability = 1.0
             if language is None:
                 language, probability = self.detect_language(language_id_audio(audio, clips))
-            raw = self._decode(audio, language, task, clips)
+            if duration <= DECODE_WINDOW_S:
+                raw = self._decode(audio, language, task, clips)
+            else:  # long scene: bounded feature memory, see DECODE_WINDOW_S
+                raw = []
+                for lo, hi, group in decode_windows(clips):
+                    a, b = int(lo * SAMPLE_RATE), min(len(audio), int(np.ceil(hi * SAMPLE_RATE)) + 1)
+                    lo = a / SAMPLE_RATE
+                    part = self._decode(audio[a:b], language, task, [(cs - lo, ce - lo) for cs, ce in group])
+                    raw += [_shifted(seg, lo) for seg in part]
         return Transcript(language=language, language_probability=probability,
                           segments=finish_segments(raw, clips), duration=duration)
