@@ -3,8 +3,8 @@
     python bench/long_scene.py [--minutes 1,10,60] [--keep DIR]
 
 Each scene is the AMI demo meeting (30 s, English, real speech; ``demo/ATTRIBUTION.md``)
-looped to the length asked (``ffmpeg -stream_loop``, video and audio copied, so the
-container and codecs are the demo's own), dubbed en->pt by ``dubpreview dub`` in its own
+looped to the length asked (``ffmpeg -stream_loop``, the video copied, the audio re-encoded
+to AAC so that it decodes to the full length), dubbed en->pt by ``dubpreview dub`` in its own
 process from an empty project folder. The looped lines repeat, so transcription, speakers
 and separation see the whole length while translation and synthesis mostly hit the cache
 after the first loop: the scene measures the stages that hold whole-scene audio, which are
@@ -38,8 +38,10 @@ def make_scene(minutes: float, folder: Path) -> Path:
 
     out = folder / f"ami_looped_{minutes:g}min.mp4"
     loops = int(minutes * 60 / 30) + 1
+    # video copied; audio re-encoded: copied AAC loses its priming samples at every seam
+    # (1.2 s over 10 minutes), which would leave the decoded audio shorter than the video
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", str(loops), "-i", DEMO,
-                    "-t", str(minutes * 60), "-c", "copy", out], check=True)
+                    "-t", str(minutes * 60), "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", out], check=True)
     return out
 
 
