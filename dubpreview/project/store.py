@@ -18,7 +18,6 @@ whose bytes do not match it (or that has none) is treated as absent and recomput
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import time
@@ -29,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from dubpreview.errors import DubError
-from dubpreview.util.files import atomic_write_bytes, atomic_write_json, remove_stale_temps
+from dubpreview.util.files import atomic_path, atomic_write_bytes, atomic_write_json, remove_stale_temps
 
 SCHEMA_VERSION = 1
 
@@ -132,9 +131,13 @@ class Project:
             return None
         return data if hashlib.sha256(data).hexdigest() == expected else None
 
-    def _seal(self, path: Path, data: bytes | memoryview) -> None:
+    def _seal(self, path: Path, data: bytes) -> None:
         """Write the sidecar ``<entry>.sha256`` that makes ``path`` a valid cache entry."""
-        atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode("ascii"))
+        self._seal_digest(path, hashlib.sha256(data).hexdigest())
+
+    @staticmethod
+    def _seal_digest(path: Path, digest: str) -> None:
+        atomic_write_bytes(path.with_name(path.name + ".sha256"), digest.encode("ascii"))
 
     def get_json(self, stage: str, key: str) -> Any | None:
         """The cached JSON artifact, or ``None`` if absent, unreadable or failing its hash (then recomputed)."""
@@ -168,17 +171,25 @@ class Project:
     def put_audio(self, stage: str, key: str, samples: np.ndarray, rate: int) -> Path:
         """Cache float audio as a 32-bit float WAV (atomically, then its sha256 sidecar); returns its path.
 
-        The WAV is made in memory once and written and hashed from that buffer without
-        copies (``BytesIO.getbuffer``); Python's own write then reports a full disk as the
-        OSError the command line turns into one line (libsndfile writing the file itself
-        would only say that it failed)."""
+        soundfile writes the WAV straight into the temporary file through Python's own file
+        object (:class:`_KeepError`), a block at a time: no copy of the audio is held (a
+        ``BytesIO`` grew to twice the WAV), and a full disk still surfaces as the OSError
+        the command line turns into one line (libsndfile alone only says that it failed)."""
         path = self.cache_path(stage, key, "wav")
-        buf = io.BytesIO()
-        sf.write(buf, samples, rate, subtype="FLOAT", format="WAV")
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
-        with buf.getbuffer() as view:
-            atomic_write_bytes(path, view)
-            self._seal(path, view)
+        channels = 1 if samples.ndim == 1 else samples.shape[1]
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            sink = _KeepError(f)
+            try:
+                with sf.SoundFile(sink, "w", samplerate=rate, channels=channels, subtype="FLOAT",
+                                  format="WAV") as out:
+                    for s in range(0, len(samples), 1 << 20):
+                        out.write(samples[s:s + (1 << 20)])
+            except Exception:  # soundfile reports a short write as an AssertionError or LibsndfileError
+                if sink.error is not None:
+                    raise sink.error from None
+                raise
+        self._seal_digest(path, self._file_digest(path))
         return path
 
     def log(self, stage: str, status: str, seconds: float, **extra: Any) -> None:
@@ -193,3 +204,30 @@ class Project:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+class _KeepError:
+    """A binary file for soundfile's virtual I/O that keeps the OSError of a failed write
+    (a full disk, a file size limit) instead of letting it escape through libsndfile's C
+    callback (which would print a traceback and report only "System error"); the caller
+    raises it once soundfile gives up."""
+
+    def __init__(self, f):
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            return 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        return self.f.read(n)

@@ -78,11 +78,11 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
         return SceneStems(stems, original, np.asarray(meta["bed_speech"], dtype=np.float32), True)
     stems = get_separator(method, threads).separate(scene, rate)
     stems.notes = notes + stems.notes
-    # the dialogue exactly as a cached run derives it, so a re-render mixes the same samples
-    stems.dialogue = None  # freed before its replacement is made
-    stems.dialogue = np.subtract(original, stems.bed, dtype=np.float32)
+    stems.dialogue = None  # freed: remade below exactly as a cached run derives it
     probs = bed_speech_probabilities(stems.bed, rate)
     project.put_audio("separate", f"{key}-bed", stems.bed, rate)
+    # the dialogue exactly as a cached run derives it, so a re-render mixes the same samples
+    stems.dialogue = np.subtract(original, stems.bed, dtype=np.float32)
     project.put_json("separate", key, {"method": stems.method, "notes": stems.notes,
                                        "bed_speech": [round(float(p), 4) for p in probs]})
     return SceneStems(stems, original, probs, False)

@@ -22,8 +22,8 @@ known mix (``bench/separation.py``) this raised the SDR of the M&E estimate over
 plain ratio mask ``m_i^2 / (m_vocals^2 + m_accomp^2)`` from 9.1 to 11.7 dB with the
 dialogue 6 dB above the bed; ``wiener_iterations=0`` gives that plain ratio mask.
 The STFT is 4096-point Hann, hop 1024, at 44.1 kHz. Audio is processed in chunks of one model
-block (512 frames, 11.9 s) overlapping by 64 frames (1.5 s), cross-faded, so memory stays
-bounded however long the scene.
+block (512 frames, 11.9 s) overlapping by 64 frames (1.5 s), each resampled to 44.1 kHz and
+back on its own and cross-faded: no whole-scene array at the model's rate is ever made.
 """
 
 from __future__ import annotations
@@ -154,26 +154,31 @@ class SpleeterSeparator(Separator):
         nets = _load()
         g = np.gcd(rate, MODEL_RATE)
         up, down = MODEL_RATE // g, rate // g
-        x = resample_poly(mix, up, down, axis=0).astype(np.float32, copy=False) if rate != MODEL_RATE else mix
+        # chunks cut at the input's rate and resampled one by one (to 44.1 kHz and back), so
+        # no whole-scene copy at the model's rate is ever made; a chunk at 44.1 kHz is at
+        # most one model block, and the resampler's edges fall in the cross-faded overlap
+        chunk, overlap = CHUNK * down // up, -(-OVERLAP * down // up)
         window = torch.hann_window(N_FFT)
+
+        def bed_of(c: np.ndarray) -> np.ndarray:
+            if rate == MODEL_RATE:
+                return _bed_chunk(c, nets, window, self.wiener_iterations)
+            x = resample_poly(c, up, down, axis=0).astype(np.float32, copy=False)
+            y = resample_poly(_bed_chunk(x, nets, window, self.wiener_iterations), down, up, axis=0)
+            return _exact(y.astype(np.float32, copy=False), len(c))
+
         old_threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.threads))
         try:
             with torch.inference_mode():
-                bed = process_chunked(x, CHUNK, OVERLAP,
-                                      lambda c: _bed_chunk(c, nets, window, self.wiener_iterations))
+                bed = process_chunked(mix, chunk, overlap, bed_of)
         finally:
             torch.set_num_threads(old_threads)
-        del x
-        if rate != MODEL_RATE:
-            bed = resample_poly(bed, down, up, axis=0).astype(np.float32, copy=False)
-        bed = _exact(bed, len(mix))
         # whole-scene arrays are made one at a time and the last one freed before the next
         if self.centre_dialogue:  # dialogue sits in the (phantom) centre: its side part is music
             centre = mix.mean(axis=1, dtype=np.float32)
             centre -= bed.mean(axis=1, dtype=np.float32)
-            del bed
-            bed = mix - centre[:, None]
+            np.subtract(mix, centre[:, None], out=bed)  # in place: bed is this method's own array
             dialogue = np.repeat(centre[:, None], 2, axis=1)
         else:
             dialogue = mix - bed

@@ -85,7 +85,7 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return removed
 
 
-def atomic_write_bytes(target: str | os.PathLike, data: bytes | memoryview) -> None:
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
