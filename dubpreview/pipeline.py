@@ -24,7 +24,7 @@ import numpy as np
 
 from dubpreview import languages
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, to_segment
+from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
@@ -545,16 +545,17 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
 
 def _export_wav(samples: np.ndarray, path: Path) -> Path:
-    """16-bit WAV at :data:`MIX_RATE` through pydub, written atomically."""
-    if samples.ndim == 2:
-        pcm = np.empty(samples.shape, "<i2")
-        step = 1 << 20  # converted a piece at a time: no whole-scene float temporaries
-        for s in range(0, len(samples), step):
-            pcm[s:s + step] = np.clip(samples[s:s + step], -1, 1) * 32767
-        from pydub import AudioSegment
-        seg = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2, channels=samples.shape[1])
-    else:
-        seg = to_segment(samples, MIX_RATE)
+    """16-bit WAV at :data:`MIX_RATE` through pydub, written atomically; ``samples`` float
+    ``(n,)`` or ``(n, channels)`` in [-1, 1]."""
+    from pydub import AudioSegment
+
+    pcm = np.empty(samples.shape, "<i2")
+    step = 1 << 20  # converted a piece at a time: no whole-scene float temporaries
+    for s in range(0, len(samples), step):
+        pcm[s:s + step] = np.clip(samples[s:s + step], -1, 1) * 32767
+    seg = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2,
+                       channels=1 if samples.ndim == 1 else samples.shape[1])
+    del pcm
     with atomic_path(path) as tmp:
         seg.export(tmp, format="wav")
     return path
@@ -602,7 +603,7 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
             programme, loud = mix_programme(bed, stem, [(p.start, p.end) for p in report.placements],
                                             mix_settings, sep.stems.separated, sep.bed_speech,
                                             previous_gain_db=last.get("gain_db") if same else None)
-            stem = stem * np.float32(10 ** (loud.gain_db / 20))  # the dub stem as heard in the programme
+            stem *= np.float32(10 ** (loud.gain_db / 20))  # the dub stem as heard in the programme
             project.state.setdefault("loudness", {})[lang] = {
                 "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
                 "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix_settings.target_lufs,

@@ -98,12 +98,6 @@ def match_gain_db(clip: np.ndarray, clip_rate: int, reference: np.ndarray, ref_r
     return float(np.clip(want - have, -settings.max_gain_db, settings.max_gain_db))
 
 
-def to_segment(samples: np.ndarray, rate: int) -> AudioSegment:
-    """A mono 16-bit pydub segment from float32 samples in [-1, 1]."""
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    return AudioSegment(pcm.tobytes(), frame_rate=rate, sample_width=2, channels=1)
-
-
 def dub_stem(lines: list[MixedLine], original: np.ndarray, duration_s: float,
              settings: MixSettings) -> np.ndarray:
     """The dub dialogue alone: every line level-matched and added in at its start.

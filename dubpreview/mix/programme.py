@@ -92,25 +92,33 @@ def true_peak_db(x: np.ndarray) -> float:
 
 
 def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: float = 0.005,
-          envelope: np.ndarray | None = None) -> np.ndarray:
+          envelope: np.ndarray | None = None, envelope_scale: float = 1.0, inplace: bool = False) -> np.ndarray:
     """Look-ahead peak limiter: ``x`` (``(n, c)`` float) with its true peak held at
     ``ceiling_db`` dBTP.
 
     The gain needed at each sample (from the oversampled peak envelope; pass ``envelope``
-    when it is known) is spread by a minimum filter over +-``lookahead_s`` and then
-    smoothed by a moving average of the same width, so the gain falls before each peak and
-    recovers after it, and never exceeds what that peak needs (no clipping, no instant gain
-    steps).
+    when it is known, times ``envelope_scale`` when ``x`` is that audio scaled) is spread
+    by a minimum filter over +-``lookahead_s`` and then smoothed by a moving average of the
+    same width, so the gain falls before each peak and recovers after it, and never exceeds
+    what that peak needs (no clipping, no instant gain steps). ``inplace``: ``x`` (float32)
+    is scaled in place; at most two ``(n,)`` float32 arrays are made besides.
     """
     ceiling = 10 ** (ceiling_db / 20)
     env = _peak_envelope(x) if envelope is None else envelope
-    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12)).astype(np.float32)
+    need = np.maximum(env, 1e-12 / envelope_scale, dtype=np.float32)
+    np.divide(np.float32(ceiling / envelope_scale), need, out=need)
+    np.minimum(need, np.float32(1.0), out=need)
     if need.min() >= 1.0:
         return x
     w = 2 * max(1, int(lookahead_s * rate)) + 1
-    gain = uniform_filter1d(minimum_filter1d(need, w, mode="nearest"), w, mode="nearest")
-    del need, env
-    return np.multiply(x, gain[:, None], dtype=np.float32)  # gain[i] <= need[i]: every window averaged covers i
+    spread = minimum_filter1d(need, w, mode="nearest")
+    del need
+    gain = uniform_filter1d(spread, w, mode="nearest")
+    del spread
+    # gain[i] <= need[i]: every window averaged covers i
+    if inplace and x.dtype == np.float32:
+        return np.multiply(x, gain[:, None], out=x)
+    return np.multiply(x, gain[:, None], dtype=np.float32)
 
 
 GAIN_LOCK_LU = 0.1
@@ -149,7 +157,8 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
             y = np.multiply(x, 10 ** (g / 20), out=x if can_reuse else None, dtype=np.float32)
             return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
         y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
-        y = limit(y, ceiling_db - 0.05, rate, envelope=_peak_envelope(x) * 10 ** (g / 20))
+        y = limit(y, ceiling_db - 0.05, rate, envelope=_peak_envelope(x), envelope_scale=10 ** (g / 20),
+                  inplace=True)
         tp, out_lufs = true_peak_db(y), integrated_loudness(y, rate)
         if tp <= ceiling_db and abs(out_lufs - target_lufs) <= GAIN_LOCK_LU:
             return y, ProgrammeReport(round(g, 3), float(out_lufs), float(tp), True)
@@ -168,7 +177,7 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
         y = np.multiply(x, scale, dtype=np.float32)
         if tp_x + total > ceiling_db:
             env = _peak_envelope(x) if env is None else env
-            y = limit(y, ceiling_db - 0.05, rate, envelope=env * scale)
+            y = limit(y, ceiling_db - 0.05, rate, envelope=env, envelope_scale=scale, inplace=True)
             limited = True
         lufs = integrated_loudness(y, rate)
         if abs(lufs - target_lufs) <= 0.1:
