@@ -151,21 +151,21 @@ def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.
     if not np.isfinite(lufs):
         return x.astype(np.float32, copy=False), ProgrammeReport(0.0, lufs, float(tp_x), False)
     can_reuse = inplace and x.dtype == np.float32
+    env = None  # the oversampled peak envelope, made only when the limiter needs it
     if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
         g = float(previous_gain_db)
         if tp_x + g <= ceiling_db:
             y = np.multiply(x, 10 ** (g / 20), out=x if can_reuse else None, dtype=np.float32)
             return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
+        env = _peak_envelope(x)  # kept for the rounds below if the kept gain does not hold
         y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
-        y = limit(y, ceiling_db - 0.05, rate, envelope=_peak_envelope(x), envelope_scale=10 ** (g / 20),
-                  inplace=True)
+        y = limit(y, ceiling_db - 0.05, rate, envelope=env, envelope_scale=10 ** (g / 20), inplace=True)
         tp, out_lufs = true_peak_db(y), integrated_loudness(y, rate)
         if tp <= ceiling_db and abs(out_lufs - target_lufs) <= GAIN_LOCK_LU:
             return y, ProgrammeReport(round(g, 3), float(out_lufs), float(tp), True)
     total = 0.0
     y = x
     limited = False
-    env = None
     for _ in range(4):
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)

@@ -112,15 +112,6 @@ class Project:
         """``cache/<stage>/<key>.<ext>`` inside the project."""
         return self.root / "cache" / stage / f"{key}.{ext}"
 
-    @staticmethod
-    def _file_digest(path: Path) -> str:
-        """sha256 of a file, read in 4 MiB pieces (a long scene's stems are GBs)."""
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        return h.hexdigest()
-
     def _read_checked(self, path: Path) -> bytes | None:
         """The bytes of a cache entry when its ``.sha256`` sidecar matches them, else None
         (absent, half-written by a killed run, or damaged: the caller recomputes it)."""
@@ -161,7 +152,7 @@ class Project:
         path = self.cache_path(stage, key, "wav")
         try:  # hashed in pieces, then decoded from the file: the samples are held once
             expected = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
-            if self._file_digest(path) != expected:
+            if file_sha256(path) != expected:
                 return None
             samples, rate = sf.read(path, dtype="float32")
         except (OSError, UnicodeDecodeError, RuntimeError, sf.LibsndfileError):
@@ -189,7 +180,7 @@ class Project:
                 if sink.error is not None:
                     raise sink.error from None
                 raise
-        self._seal_digest(path, self._file_digest(path))
+        self._seal_digest(path, file_sha256(path))
         return path
 
     def log(self, stage: str, status: str, seconds: float, **extra: Any) -> None:
