@@ -24,7 +24,7 @@ import numpy as np
 
 from dubpreview import languages
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem
+from dubpreview.mix.duck import MIX_RATE, DubStem, MixedLine, MixSettings
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
@@ -269,16 +269,16 @@ def separate_only(source: str | os.PathLike, settings: DubSettings, output: str 
     :data:`~dubpreview.mix.duck.MIX_RATE`, cached in the project (``project.json`` is not
     written, so this may run beside :func:`analyze_only`). Returns the method that ran.
     Raises :class:`DubError` as :func:`open_run`."""
-    from dubpreview.separate.cache import load_scene_audio, separate_scene
+    from dubpreview.separate.cache import scene_audio_file, separate_scene_file
 
     run = open_run(source, settings, output, project_dir, reporter)
     with run.stages.stage("load original audio"):
-        scene = load_scene_audio(run.source, run.info, MIX_RATE, run.stream_index)
+        scene = scene_audio_file(run.project, run.source, run.info, MIX_RATE, run.stream_index)
     with run.stages.stage(f"separate dialogue ({settings.separation})") as st:
-        sep = separate_scene(run.project, scene, MIX_RATE, settings.separation)
+        sep = separate_scene_file(run.project, scene, MIX_RATE, settings.separation)
         st["status"] = "cached" if sep.cached else "computed"
-        st["extra"] = {"method": sep.stems.method}
-    return sep.stems.method
+        st["extra"] = {"method": sep.method}
+    return sep.method
 
 
 def transcriber_for(settings: DubSettings):
@@ -544,29 +544,46 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     return report, lines
 
 
-def _export_wav(samples: np.ndarray, path: Path) -> Path:
-    """16-bit WAV at :data:`MIX_RATE` through pydub, written atomically; ``samples`` float
-    ``(n,)`` or ``(n, channels)`` in [-1, 1]."""
-    from pydub import AudioSegment
+def _export_wav(reader, path: Path, gain: float = 1.0) -> Path:
+    """16-bit WAV at :data:`MIX_RATE` of everything ``reader`` holds (``read(lo, hi)``,
+    ``frames``, ``channels``; times ``gain``), written a block at a time and atomically
+    (:func:`dubpreview.media.wav.write_wav`)."""
+    from dubpreview.media.wav import BLOCK, write_wav
 
-    pcm = np.empty(samples.shape, "<i2")
-    step = 1 << 20  # converted a piece at a time: no whole-scene float temporaries
-    for s in range(0, len(samples), step):
-        pcm[s:s + step] = np.clip(samples[s:s + step], -1, 1) * 32767
-    seg = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2,
-                       channels=1 if samples.ndim == 1 else samples.shape[1])
-    del pcm
-    with atomic_path(path) as tmp:
-        seg.export(tmp, format="wav")
-    return path
+    def blocks():
+        for lo in range(0, reader.frames, BLOCK):
+            y = reader.read(lo, min(reader.frames, lo + BLOCK))
+            if gain != 1.0:
+                y *= np.float32(gain)
+            yield y
+
+    return write_wav(path, blocks(), MIX_RATE, reader.channels)
+
+
+class _Dialogue:
+    """A reader of the mono loudness reference: the dialogue stem (stereo original minus
+    the bed, averaged) when separated, else the original's mono downmix."""
+
+    channels = 1
+
+    def __init__(self, original, bed):
+        self.original, self.bed, self.frames = original, bed, original.frames
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Float32 ``(hi - lo, 1)``."""
+        x = self.original.read(lo, hi)
+        if self.bed is not None:
+            x = np.subtract(x, self.bed.read(lo, hi), dtype=np.float32)
+        return x.mean(axis=1, keepdims=True)
 
 
 def render(src: Path, info, project: Project, settings: DubSettings, stages: _Stages, out: Path,
            segments: list[Segment], language: str) -> tuple[dict[str, Path], dict[str, dict]]:
     """Synthesize, fit, mix, write stems and subtitles, remux. Returns (outputs, timing per language)."""
     from dubpreview.media.remux import AudioTrack, SubtitleTrack, write_preview
-    from dubpreview.mix.programme import mix_programme
-    from dubpreview.separate.cache import load_scene_audio, separate_scene
+    from dubpreview.media.wav import write_wav
+    from dubpreview.mix.programme import MixSource, duck_depths, normalise_stream
+    from dubpreview.separate.cache import scene_audio_file, separate_scene_file
     from dubpreview.subtitles import cues_from_segments, write_srt, write_vtt
 
     root = project.root
@@ -574,42 +591,46 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     timing: dict[str, dict] = {}
     audio_tracks, subtitle_tracks = [], []
     with stages.stage("load original audio"):
-        scene = load_scene_audio(src, info, MIX_RATE, project.stream_index)
+        scene_wav = scene_audio_file(project, src, info, MIX_RATE, project.stream_index)
     with stages.stage(f"separate dialogue ({settings.separation})") as st:
-        sep = separate_scene(project, scene, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
+        sep = separate_scene_file(project, scene_wav, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
         st["status"] = "cached" if sep.cached else "computed"
-        st["extra"] = {"method": sep.stems.method}
-    del scene
-    for note in sep.stems.notes:
+        st["extra"] = {"method": sep.method}
+    for note in sep.notes:
         stages.note(note)
-    original, bed = sep.original, sep.stems.bed
-    project.state["separation"] = {"method": sep.stems.method, "notes": sep.stems.notes}
-    if sep.stems.separated:  # the music-and-effects stem, as separated (before bed level and ducking)
+    project.state["separation"] = {"method": sep.method, "notes": sep.notes}
+    # from here on the scene is read from files a block at a time: no whole-scene arrays
+    original, bed = sep.original(), sep.bed_reader()
+    if sep.separated:  # the music-and-effects stem, as separated (before bed level and ducking)
         outputs["me_stem"] = _export_wav(bed, root / "me.wav")
-    reference = (sep.stems.dialogue if sep.stems.separated else original).mean(axis=1)
-    duration = len(original) / MIX_RATE
-    # only the bed and the mono reference are used from here on: free the other whole-scene arrays
-    sep.stems.dialogue = sep.original = original = None
+    reference = _Dialogue(original, bed if sep.separated else None)
+    frames = original.frames
+    duration = frames / MIX_RATE
     mix_settings = replace(settings.mix, target_lufs=settings.target_lufs, bed_db=settings.bed_db)
     for i, lang in enumerate(settings.targets if segments else []):
         report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
                                            translator=_nbest_translator(settings, language, lang))
         timing[lang] = report.to_dict()
         with stages.stage(f"mix {lang}"):
-            stem = dub_stem(lines, reference, duration, mix_settings)  # each line matched on the dialogue stem
+            stem = DubStem(lines, reference, frames, mix_settings)  # each line matched on the dialogue stem
+            del lines
             last = project.state.get("loudness", {}).get(lang, {})
             same = (last.get("target_lufs") == mix_settings.target_lufs and last.get("bed_db") == mix_settings.bed_db
-                    and last.get("separation") == sep.stems.method)
-            programme, loud = mix_programme(bed, stem, [(p.start, p.end) for p in report.placements],
-                                            mix_settings, sep.stems.separated, sep.bed_speech,
-                                            previous_gain_db=last.get("gain_db") if same else None)
-            stem *= np.float32(10 ** (loud.gain_db / 20))  # the dub stem as heard in the programme
+                    and last.get("separation") == sep.method)
+            spans = [(p.start, p.end) for p in report.placements]
+            source = MixSource(bed, stem, spans, duck_depths(spans, mix_settings, sep.separated, sep.bed_speech),
+                               mix_settings.ramp_s, mix_settings.bed_db)
+            mix_path = root / f"mix.{lang}.wav"
+            loud = normalise_stream(source, lambda blocks: write_wav(mix_path, blocks, MIX_RATE, 2),
+                                    mix_settings.target_lufs, mix_settings.true_peak_db,
+                                    previous_gain_db=last.get("gain_db") if same else None)
             project.state.setdefault("loudness", {})[lang] = {
                 "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
                 "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix_settings.target_lufs,
-                "bed_db": mix_settings.bed_db, "separation": sep.stems.method}
-            outputs[f"dub_stem_{lang}"] = _export_wav(stem, root / f"dub.{lang}.wav")
-            outputs[f"mix_{lang}"] = _export_wav(programme, root / f"mix.{lang}.wav")
+                "bed_db": mix_settings.bed_db, "separation": sep.method}
+            # the dub stem as heard in the programme
+            outputs[f"dub_stem_{lang}"] = _export_wav(stem, root / f"dub.{lang}.wav", 10 ** (loud.gain_db / 20))
+            outputs[f"mix_{lang}"] = mix_path
         audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0,
                                        encode_cache=str(root / "cache" / "aac" / f"mix.{lang}")))
         for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):

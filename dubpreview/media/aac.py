@@ -72,17 +72,17 @@ def spans(n: int, rate: int, parts: int) -> list[tuple[int, int]]:
     return [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k] < cuts[k + 1]]
 
 
-def _launch(a: np.ndarray, lo: int, hi: int, rate: int, bitrate: str, tmp: Path, name: str, what: str):
-    """Start one ffmpeg encoding ``a[lo:hi]`` to ``tmp/name.m4a``; returns (process, m4a path)."""
+def _launch(src: Path, lo: int, hi: int, rate: int, bitrate: str, tmp: Path, name: str, what: str):
+    """Start one ffmpeg encoding samples ``[lo, hi)`` of the WAV ``src`` (cut sample-exactly
+    by ``atrim``, timestamps restarted) to ``tmp/name.m4a``; returns (process, m4a path)."""
     import ffmpeg as ffmpeg_python
-    import soundfile as sf
 
     from dubpreview.media.ffmpeg import ffmpeg_exe
 
-    wav, m4a = tmp / f"{name}.wav", tmp / f"{name}.m4a"
-    sf.write(wav, a[lo:hi], rate, subtype="FLOAT")
-    graph = (ffmpeg_python.input(str(wav))
-             .output(str(m4a), acodec="aac", audio_bitrate=bitrate, ar=rate, format="ipod")
+    m4a = tmp / f"{name}.m4a"
+    audio = ffmpeg_python.input(str(src)).audio.filter("atrim", start_sample=lo, end_sample=hi) \
+        .filter("asetpts", "PTS-STARTPTS")
+    graph = (audio.output(str(m4a), acodec="aac", audio_bitrate=bitrate, ar=rate, format="ipod")
              .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
              .overwrite_output())
     try:
@@ -108,9 +108,25 @@ def _frames(samples: np.ndarray) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
-def encode_aac(samples: np.ndarray, rate: int, out: str | os.PathLike, bitrate: str = "192k",
+def _as_wav(samples, rate: int, tmp: Path) -> tuple[Path, int, int]:
+    """``samples`` as a WAV file: a path is used as it is; an array (``(n,)`` or
+    ``(n, channels)``) is written to a float WAV in ``tmp``. Returns (path, frames, channels)."""
+    import soundfile as sf
+
+    if isinstance(samples, (str, os.PathLike)):
+        info = sf.info(str(samples))
+        return Path(samples), info.frames, info.channels
+    a = _frames(samples)
+    path = tmp / "input.wav"
+    sf.write(str(path), a, rate, subtype="FLOAT")
+    return path, a.shape[0], a.shape[1]
+
+
+def encode_aac(samples, rate: int, out: str | os.PathLike, bitrate: str = "192k",
                parts: int | None = None, what: str = "encode the dub track") -> Path:
-    """Encode ``samples`` (float32 ``(n, channels)``, at ``rate`` Hz) to AAC-LC in an M4A.
+    """Encode ``samples`` (a WAV file's path, or float32 ``(n, channels)``, at ``rate`` Hz)
+    to AAC-LC in an M4A; the parts are cut from the file by ffmpeg, so a file is never
+    loaded into this process.
 
     ``parts``: processes at once (None = :func:`default_parts`); ``what``: the task for
     the error message. Returns ``out``.
@@ -118,15 +134,14 @@ def encode_aac(samples: np.ndarray, rate: int, out: str | os.PathLike, bitrate: 
     Raises:
         DubError: ``could not <what>: <reason>`` when ffmpeg fails or the parts cannot be stitched.
     """
-    a = _frames(samples)
-    n = len(a)
-    own = spans(n, rate, parts or default_parts())
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="aac-", dir=out.parent) as tmp:
+        src, n, _ = _as_wav(samples, rate, Path(tmp))
+        own = spans(n, rate, parts or default_parts())
         procs, pieces = [], []
         for k, (s, e) in enumerate(own):
             lo = max(0, s - preroll(rate)) if k else 0
-            proc, m4a = _launch(a, lo, min(n, e + POSTROLL_FRAMES * FRAME), rate, bitrate, Path(tmp), f"part{k}", what)
+            proc, m4a = _launch(src, lo, min(n, e + POSTROLL_FRAMES * FRAME), rate, bitrate, Path(tmp), f"part{k}", what)
             procs.append(proc)
             pieces.append((m4a, lo, s, e, k == 0, k == len(own) - 1))
         _wait(procs, what)
@@ -137,58 +152,78 @@ def encode_aac(samples: np.ndarray, rate: int, out: str | os.PathLike, bitrate: 
     return out
 
 
+def changed_range(a: Path, b: Path, block: int = 1 << 20) -> tuple[int, int] | None:
+    """The first and one past the last sample where two WAV files of the same shape differ
+    (read a block at a time), or None when they are equal."""
+    import soundfile as sf
+
+    first = last = None
+    with sf.SoundFile(str(a)) as fa, sf.SoundFile(str(b)) as fb:
+        pos = 0
+        while True:
+            x = fa.read(block, dtype="float32", always_2d=True)
+            y = fb.read(block, dtype="float32", always_2d=True)
+            if not len(x):
+                break
+            diff = np.flatnonzero(np.any(x != y, axis=1))
+            if len(diff):
+                first = pos + int(diff[0]) if first is None else first
+                last = pos + int(diff[-1]) + 1
+            pos += len(x)
+    return None if first is None else (first, last)
+
+
 MARGIN_FRAMES = 3
 """Unchanged frames kept on each side of a changed region before re-encoding it."""
 PARTIAL_SHARE = 0.6
 """Re-encode only the changed region while it (with its pre-roll) is under this share of the track."""
 
 
-def encode_aac_cached(samples: np.ndarray, rate: int, out: str | os.PathLike, cache: str | os.PathLike,
-                      bitrate: str = "192k", what: str = "encode the dub track",
-                      samples_file: str | os.PathLike | None = None) -> tuple[Path, str]:
+def encode_aac_cached(samples, rate: int, out: str | os.PathLike, cache: str | os.PathLike,
+                      bitrate: str = "192k", what: str = "encode the dub track") -> tuple[Path, str]:
     """:func:`encode_aac` that remembers its last result under the path prefix ``cache``
     (``<cache>.m4a`` with the samples it encodes in ``<cache>.wav``) and, when called again
     for samples that differ only in one region, re-encodes only that region (with
     :data:`PREROLL_S` before it and :data:`MARGIN_FRAMES` of unchanged audio on each side)
     and splices its packets between the previous encoding's.
 
-    ``samples_file``: a WAV whose content is ``samples`` (hard-linked into the cache instead
-    of writing them again). Returns ``(out, how)``: ``how`` is ``"reused"`` (nothing
-    changed), ``"partial"`` or ``"full"``. Raises DubError as :func:`encode_aac`.
+    ``samples``: a WAV file's path (hard-linked into the cache, compared with the cached one
+    a block at a time: nothing whole-scene is held) or a float32 ``(n, channels)`` array.
+    Returns ``(out, how)``: ``how`` is ``"reused"`` (nothing changed), ``"partial"`` or
+    ``"full"``. Raises DubError as :func:`encode_aac`.
     """
     import json
     import shutil
 
     import soundfile as sf
 
+    from dubpreview.project.store import file_sha256
     from dubpreview.util.files import atomic_path, atomic_write_json
 
-    a = _frames(samples)
-    n, out, cache = len(a), Path(out), Path(cache)
+    out, cache = Path(out), Path(cache)
     m4a_c, wav_c, meta_c = (cache.with_name(cache.name + ext) for ext in (".m4a", ".wav", ".json"))
-    from dubpreview.project.store import file_sha256
-
-    meta = {"rate": rate, "bitrate": bitrate, "channels": a.shape[1], "n": n, "v": 2}
-    old = None
-    try:  # the cache is valid only as a whole: meta written last, with the hashes of the other two
-        stored = json.loads(meta_c.read_text(encoding="utf-8"))
-        if ({k: stored.get(k) for k in meta} == meta and stored.get("m4a") == file_sha256(m4a_c)
-                and stored.get("wav") == file_sha256(wav_c)):
-            old = sf.read(str(wav_c), dtype="float32", always_2d=True)[0]
-    except (OSError, ValueError, RuntimeError, AttributeError):
-        old = None
-    how = "full"
-    if old is not None and old.shape == a.shape:
-        changed = np.flatnonzero(np.any(old != a, axis=1))
-        if not len(changed):
-            shutil.copyfile(m4a_c, out)
-            return out, "reused"
-        lo_f = max(0, (changed[0] // FRAME - MARGIN_FRAMES) * FRAME)
-        hi_f = min(n, (changed[-1] // FRAME + 1 + MARGIN_FRAMES) * FRAME)
-        if (hi_f - lo_f) + preroll(rate) < PARTIAL_SHARE * n:
-            lo = max(0, lo_f - preroll(rate))
-            with tempfile.TemporaryDirectory(prefix="aac-", dir=out.parent) as tmp:
-                proc, part = _launch(a, lo, min(n, hi_f + POSTROLL_FRAMES * FRAME), rate, bitrate, Path(tmp),
+    with tempfile.TemporaryDirectory(prefix="aac-", dir=out.parent) as tmp:
+        src, n, channels = _as_wav(samples, rate, Path(tmp))
+        meta = {"rate": rate, "bitrate": bitrate, "channels": channels, "n": n, "v": 2}
+        valid = False
+        try:  # the cache is valid only as a whole: meta written last, with the hashes of the other two
+            stored = json.loads(meta_c.read_text(encoding="utf-8"))
+            info = sf.info(str(wav_c))
+            valid = ({k: stored.get(k) for k in meta} == meta and info.frames == n and info.channels == channels
+                     and stored.get("m4a") == file_sha256(m4a_c) and stored.get("wav") == file_sha256(wav_c))
+        except (OSError, ValueError, RuntimeError, AttributeError):
+            valid = False
+        how = "full"
+        if valid:
+            changed = changed_range(wav_c, src)
+            if changed is None:
+                shutil.copyfile(m4a_c, out)
+                return out, "reused"
+            lo_f = max(0, (changed[0] // FRAME - MARGIN_FRAMES) * FRAME)
+            hi_f = min(n, ((changed[1] - 1) // FRAME + 1 + MARGIN_FRAMES) * FRAME)
+            if (hi_f - lo_f) + preroll(rate) < PARTIAL_SHARE * n:
+                lo = max(0, lo_f - preroll(rate))
+                proc, part = _launch(src, lo, min(n, hi_f + POSTROLL_FRAMES * FRAME), rate, bitrate, Path(tmp),
                                      "region", what)
                 _wait([proc], what)
                 pieces = []
@@ -198,25 +233,20 @@ def encode_aac_cached(samples: np.ndarray, rate: int, out: str | os.PathLike, ca
                 if hi_f < n:
                     pieces.append((m4a_c, 0, hi_f, n, False, True))
                 _stitch(pieces, rate, out, what)
-            how = "partial"
-    if how == "full":
-        encode_aac(a, rate, out, bitrate, what=what)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    meta_c.unlink(missing_ok=True)  # a run killed while the cache is rewritten leaves no valid cache
-    with atomic_path(m4a_c) as tmp:
-        shutil.copyfile(out, tmp)
-    with atomic_path(wav_c) as tmp:
-        linked = False
-        if samples_file is not None:
-            try:
-                tmp.unlink()
-                os.link(samples_file, tmp)
-                linked = True
+                how = "partial"
+        if how == "full":
+            encode_aac(src, rate, out, bitrate, what=what)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        meta_c.unlink(missing_ok=True)  # a run killed while the cache is rewritten leaves no valid cache
+        with atomic_path(m4a_c) as t:
+            shutil.copyfile(out, t)
+        with atomic_path(wav_c) as t:
+            try:  # the samples' file itself, hard-linked: no second copy on disk
+                t.unlink()
+                os.link(src, t)
             except OSError:
-                linked = False
-        if not linked:
-            sf.write(str(tmp), a, rate, subtype="FLOAT", format="WAV")
-    atomic_write_json(meta_c, dict(meta, m4a=file_sha256(m4a_c), wav=file_sha256(wav_c)))
+                shutil.copyfile(src, t)
+        atomic_write_json(meta_c, dict(meta, m4a=file_sha256(m4a_c), wav=file_sha256(wav_c)))
     return out, how
 
 

@@ -96,3 +96,50 @@ def _fit_length(samples: np.ndarray, n: int, max_change: int) -> np.ndarray:
         return samples[:n]
     pad = np.zeros((diff,) + samples.shape[1:], dtype=samples.dtype)
     return np.concatenate([samples, pad])
+
+
+def decode_to_wav(path: str | os.PathLike, out: str | os.PathLike, sample_rate: int, channels: int,
+                  stream_index: int | None = None) -> int:
+    """Decode one audio stream of ``path`` into a 32-bit float WAV at ``out``, at
+    ``sample_rate`` Hz with ``channels`` channels, cut or zero-padded to the stated duration
+    as :func:`load_audio` does (:data:`MAX_FIT_S`). ffmpeg's raw output is read and written
+    a block at a time (:func:`~dubpreview.media.ffmpeg.run_to_blocks`,
+    :func:`~dubpreview.media.wav.write_wav`): the scene is never held whole, and a full
+    disk is this process's own ``OSError``. ``out`` is overwritten (give a temporary path).
+    Returns the number of samples per channel.
+
+    Raises:
+        DubError: as :func:`load_audio`.
+        OSError: the disk is full or the file too large.
+    """
+    from dubpreview.media.ffmpeg import run_to_blocks
+    from dubpreview.media.wav import write_wav
+
+    stream = probe(path, scan=False).audio_stream(stream_index)
+    graph = ffmpeg_python.input(str(path)).output(
+        "pipe:", map=f"0:{stream.index}", format="f32le", acodec="pcm_f32le", ac=channels, ar=sample_rate
+    )
+    n = round(stream.duration * sample_rate) if stream.duration else None
+    slack = round(MAX_FIT_S * sample_rate)
+    count = [0]
+
+    def fitted():
+        held = np.zeros((0, channels), np.float32)  # the last samples, kept back until the end is known
+        for block in run_to_blocks(graph, f"decode the audio of {path}", "<f4", channels):
+            held = np.concatenate([held, block])
+            if len(held) > slack:
+                yield held[: len(held) - slack]
+                count[0] += len(held) - slack
+                held = held[len(held) - slack:]
+        total = count[0] + len(held)
+        if total == 0:
+            raise DubError(f"could not decode the audio of {path}: no samples came out; check the file plays")
+        if n is not None and 0 < total - n <= slack:
+            held = held[: len(held) - (total - n)]
+        elif n is not None and 0 < n - total <= slack:
+            held = np.concatenate([held, np.zeros((n - total, channels), np.float32)])
+        count[0] += len(held)
+        yield held
+
+    write_wav(out, fitted(), sample_rate, channels, subtype="FLOAT")
+    return count[0]

@@ -150,3 +150,52 @@ def run_to_array(stream_spec: Any, what: str, dtype: str = "<f4", expected_items
         raise DubError(f"could not {what}: {summarize_stderr(b''.join(err))}")
     n = filled // item
     return out[:n] if n >= len(out) // 2 else out[:n].copy()  # a view wastes at most the 1 % margin
+
+
+def run_to_blocks(stream_spec: Any, what: str, dtype: str = "<f4", columns: int = 1,
+                  block_items: int = 1 << 20):
+    """Run an ffmpeg-python graph whose output is raw samples on ``pipe:`` and yield them as
+    numpy arrays ``(m, columns)`` of ``dtype``, at most ``block_items`` rows each, as ffmpeg
+    writes them: a decode of any length held one block at a time. stderr is drained by a
+    thread so a chatty ffmpeg cannot block.
+
+    Raises:
+        DubError: ``could not <what>: <reason>`` when ffmpeg exits non-zero or cannot start
+            (raised after the last block).
+    """
+    import threading
+
+    import numpy as np
+
+    spec = stream_spec.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    try:
+        proc = ffmpeg_python.run_async(spec, cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True,
+                                       overwrite_output=True)
+    except OSError as exc:
+        raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
+    err: list[bytes] = []
+    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    row = np.dtype(dtype).itemsize * columns
+    buf = bytearray(block_items * row)
+    try:
+        while True:
+            filled = 0
+            view = memoryview(buf)
+            while filled < len(buf):
+                got = proc.stdout.readinto(view[filled:])
+                if not got:
+                    break
+                filled += got
+            view.release()
+            rows = filled // row
+            if rows:
+                yield np.frombuffer(bytes(buf[: rows * row]), dtype=dtype).reshape(rows, columns)
+            if filled < len(buf):
+                break
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        drain.join()
+    if code != 0:
+        raise DubError(f"could not {what}: {summarize_stderr(b''.join(err))}")

@@ -379,18 +379,24 @@ def _pre_encode(audio_tracks: Sequence[AudioTrack], info: MediaInfo, box: _Conta
             continue
         if meta.samplerate != DUB_SAMPLE_RATE or meta.channels != DUB_CHANNELS:
             continue
-        samples, _ = sf.read(str(track.path), dtype="float32", always_2d=True)
-        whole = True
-        if info.duration > 0:
-            n = int(round(info.duration * DUB_SAMPLE_RATE))
-            whole = len(samples) == n
-            samples = samples[:n] if len(samples) >= n else np.pad(samples, ((0, n - len(samples)), (0, 0)))
+        source = Path(track.path)
+        if info.duration > 0 and meta.frames != int(round(info.duration * DUB_SAMPLE_RATE)):
+            source = _fitted_copy(source, int(round(info.duration * DUB_SAMPLE_RATE)), work / f"track{k}.wav")
         if track.encode_cache:
-            done[k], how[k] = encode_aac_cached(samples, DUB_SAMPLE_RATE, work / f"track{k}.m4a", track.encode_cache,
-                                                DUB_BITRATE, what=what, samples_file=track.path if whole else None)
+            done[k], how[k] = encode_aac_cached(source, DUB_SAMPLE_RATE, work / f"track{k}.m4a", track.encode_cache,
+                                                DUB_BITRATE, what=what)
         else:
-            done[k], how[k] = encode_aac(samples, DUB_SAMPLE_RATE, work / f"track{k}.m4a", DUB_BITRATE, what=what), "full"
+            done[k], how[k] = encode_aac(source, DUB_SAMPLE_RATE, work / f"track{k}.m4a", DUB_BITRATE, what=what), "full"
     return done, how
+
+
+def _fitted_copy(path: Path, n: int, out: Path) -> Path:
+    """A float WAV copy of ``path`` cut or zero-padded to ``n`` samples, a block at a time."""
+    from dubpreview.media.wav import BLOCK, WavReader, write_wav
+
+    with WavReader(path) as reader:
+        return write_wav(out, (reader.read(lo, min(n, lo + BLOCK)) for lo in range(0, n, BLOCK)),
+                         reader.rate, reader.channels, subtype="FLOAT")
 
 
 def _build_graph(

@@ -98,49 +98,95 @@ def match_gain_db(clip: np.ndarray, clip_rate: int, reference: np.ndarray, ref_r
     return float(np.clip(want - have, -settings.max_gain_db, settings.max_gain_db))
 
 
+class DubStem:
+    """The dub dialogue alone, for any sample range (``read(lo, hi)`` like
+    :class:`~dubpreview.media.wav.WavReader`, float32 ``(hi - lo, 1)``): every line
+    level-matched to the line it replaces and added in at its start, ``frames`` samples
+    long at :data:`MIX_RATE` (a line that would run past the end is cut there).
+
+    ``reference``: a reader of the loudness reference at :data:`MIX_RATE` (``read(lo, hi)``,
+    first column used): the mono dialogue stem of the scene, or the scene's audio when it
+    was not separated; each line's gain is measured once, here. A range is summed from the
+    lines that overlap it, each resampled when first needed and dropped once the reads have
+    moved past it, so sequential reads (a pass over the programme) hold only the lines
+    around the current block, whatever the scene's length. The lines are summed in float32
+    at their own samples (pydub's ``overlay``, used before, built a new segment of the whole
+    stem for every line: quadratic in the scene's length, 41 s for 236 lines over 10 minutes).
+    """
+
+    channels = 1
+
+    def __init__(self, lines: list[MixedLine], reference, frames: int, settings: MixSettings):
+        self.frames, self.rate = frames, MIX_RATE
+        self.lines = sorted(lines, key=lambda line: line.start)
+        self.starts = np.array([max(0, int(round(line.start * MIX_RATE))) for line in self.lines], np.int64)
+        self.ends = self.starts + np.array([_resampled_length(line) for line in self.lines], np.int64)
+        self.gains = []
+        for line in self.lines:
+            a, b = int(line.ref_start * MIX_RATE), int(line.ref_end * MIX_RATE)
+            ref = reference.read(a, b)[:, 0] if b > a else np.zeros(0, np.float32)
+            gain = match_gain_db(resample(line.samples, line.rate), MIX_RATE, ref, MIX_RATE, settings)
+            self.gains.append(np.float32(10 ** (gain / 20)))
+        self._clips: dict[int, np.ndarray] = {}
+
+    def _clip(self, k: int) -> np.ndarray:
+        if k not in self._clips:
+            line = self.lines[k]
+            self._clips[k] = resample(line.samples, line.rate) * self.gains[k]
+        return self._clips[k]
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """The dub at samples ``[lo, hi)``: float32 ``(hi - lo, 1)``, zeros outside the scene."""
+        out = np.zeros((max(0, hi - lo), 1), np.float32)
+        hi_in = min(hi, self.frames)
+        for k in list(self._clips):
+            if self.ends[k] <= lo or self.starts[k] >= hi:
+                del self._clips[k]
+        last = int(np.searchsorted(self.starts, hi_in, side="left"))
+        for k in range(last):
+            a, b = max(lo, int(self.starts[k])), min(hi_in, int(self.ends[k]))
+            if b > a:
+                clip = self._clip(k)
+                out[a - lo: b - lo, 0] += clip[a - self.starts[k]: b - self.starts[k]]
+        return out
+
+
+def _resampled_length(line: MixedLine) -> int:
+    """Length in samples of ``line`` once resampled to :data:`MIX_RATE` (as :func:`resample`)."""
+    if line.rate == MIX_RATE:
+        return len(line.samples)
+    g = np.gcd(line.rate, MIX_RATE)
+    return -(-len(line.samples) * (MIX_RATE // g) // (line.rate // g))
+
+
 def dub_stem(lines: list[MixedLine], original: np.ndarray, duration_s: float,
              settings: MixSettings) -> np.ndarray:
-    """The dub dialogue alone: every line level-matched and added in at its start.
+    """:class:`DubStem` of an in-memory mono reference ``original`` (``(n,)`` at
+    :data:`MIX_RATE`), made whole: float32 ``(round(duration_s * MIX_RATE),)``."""
+    from dubpreview.media.wav import ArrayReader
 
-    ``original`` is the reference for each line's loudness at :data:`MIX_RATE`, mono: the
-    dialogue stem of the scene (or the scene's audio when it was not separated).
-    Returns float32 mono samples at :data:`MIX_RATE`, exactly ``duration_s`` long; a line
-    that would run past the end is cut there.
-
-    The lines are summed into one float32 array, each at its own samples: pydub's
-    ``overlay`` (used before) builds a new segment of the whole stem for every line, which
-    made the stage quadratic in the scene's length (41 s for 236 lines over 10 minutes,
-    some 25 minutes for an hour); pydub still exports the stems.
-    """
     n = int(round(duration_s * MIX_RATE))
-    stem = np.zeros(n, dtype=np.float32)
-    for line in lines:
-        clip = resample(line.samples, line.rate)
-        ref = original[int(line.ref_start * MIX_RATE): int(line.ref_end * MIX_RATE)]
-        gain = match_gain_db(clip, MIX_RATE, ref, MIX_RATE, settings)
-        a = max(0, int(round(line.start * MIX_RATE)))
-        b = min(n, a + len(clip))
-        if b > a:
-            stem[a:b] += clip[: b - a] * np.float32(10 ** (gain / 20))
-    return stem
+    return DubStem(lines, ArrayReader(original, MIX_RATE), n, settings).read(0, n)[:, 0]
 
 
 def duck_levels(n: int, spans: list[tuple[float, float]], depths_db: list[float], ramp_s: float,
-                rate: int = MIX_RATE) -> np.ndarray:
-    """Gain per sample (float32 ``(n,)``, linear): 1 outside ``spans`` (seconds), each span's
-    ``depths_db`` inside, with linear ramps of ``ramp_s`` seconds before and after."""
+                rate: int = MIX_RATE, offset: int = 0) -> np.ndarray:
+    """Gain per sample (float32 ``(n,)``, linear) of samples ``offset .. offset + n`` of the
+    scene: 1 outside ``spans`` (seconds), each span's ``depths_db`` inside, with linear
+    ramps of ``ramp_s`` seconds before and after (the same values whatever the range asked)."""
     env = np.ones(n, dtype=np.float32)
     ramp = max(1, int(ramp_s * rate))
     for (start, end), depth in zip(spans, depths_db):
         if depth >= 0:
             continue
-        low = 10 ** (depth / 20)
         a, b = int(start * rate), int(end * rate)
+        lo, hi = a - ramp - offset, b + ramp - offset
+        s0, s1 = max(0, lo), min(n, hi)
+        if s1 <= s0:
+            continue
+        low = 10 ** (depth / 20)
         shape = np.full(max(0, b - a) + 2 * ramp, low, dtype=np.float32)
         shape[:ramp] = np.linspace(1, low, ramp)
         shape[-ramp:] = np.linspace(low, 1, ramp)
-        lo, hi = a - ramp, b + ramp
-        s0, s1 = max(0, lo), min(n, hi)
-        if s1 > s0:
-            env[s0:s1] = np.minimum(env[s0:s1], shape[s0 - lo: s1 - lo])
+        env[s0:s1] = np.minimum(env[s0:s1], shape[s0 - lo: s1 - lo])
     return env

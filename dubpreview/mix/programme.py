@@ -12,6 +12,11 @@ Steps (:func:`mix_programme`):
    and gating via ``pyloudnorm``; EBU R128 recommends -23 LUFS) with the true peak held at or
    below ``true_peak_db`` dBTP by a look-ahead limiter on the 4x oversampled signal
    (BS.1770-4 Annex 2 true-peak meter), re-measured and corrected until within 0.1 LU.
+
+The programme is computed a block at a time (:func:`normalise_stream` over a
+:class:`MixSource` of file readers), one pass to measure and one per candidate written, so
+an hour-long scene is mixed in the memory of a few blocks; each sample depends only on the
+inputs within :data:`LIMIT_MARGIN` of it, so the result does not depend on the block size.
 """
 
 from __future__ import annotations
@@ -126,67 +131,155 @@ GAIN_LOCK_LU = 0.1
 target within this many LU: an edit then changes the programme only where it changed the
 mix, so the preview's AAC track is re-encoded only there (:mod:`dubpreview.media.aac`)."""
 
+BLOCK = 1 << 20
+"""Samples per block of the streamed programme (21.8 s at 48 kHz)."""
+LIMIT_MARGIN = 1024
+"""Samples of context a limited block is computed with: more than the limiter's two
++-``lookahead_s`` filters (2 x 240 samples at 48 kHz) and the true-peak resampler's reach
+(64), so a block's samples do not depend on where the blocks are cut."""
+PEAK_MARGIN = 64
+"""Samples of context for the 4x oversampled peak of a block (as :func:`_peak_envelope`)."""
 
-def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.0,
-              rate: int = MIX_RATE, previous_gain_db: float | None = None,
-              inplace: bool = False) -> tuple[np.ndarray, ProgrammeReport]:
-    """``x`` (``(n, c)`` float32) brought to ``target_lufs`` integrated (EBU R128 / ITU-R
-    BS.1770-4) with the true peak at most ``ceiling_db`` dBTP.
 
-    Gain first, then the limiter (:func:`limit`) if the true peak exceeds the ceiling; the
-    loudness is re-measured and the gain corrected (at most 4 rounds) until within 0.1 LU.
-    Without limiting the gain alone meets the target (integrated loudness scales with the
-    gain; only the -70 LUFS absolute gate could move a block), so it is not re-measured.
-    The oversampled peak envelope of ``x`` is computed once and scaled with the gain.
+class _Pass:
+    """One pass over a programme source (``read(lo, hi)``, ``frames``, ``channels``): its blocks
+    scaled by ``scale``, limited to ``ceiling_db`` (when not None) and trimmed by ``trim``,
+    yielded in order; after the last block ``lufs`` and (when ``peak``) ``true_peak_db`` hold
+    what was measured on the output."""
+
+    def __init__(self, source, rate: int, scale: float, ceiling_db: float | None = None,
+                 trim: float = 1.0, peak: bool = True):
+        self.source, self.rate, self.scale, self.ceiling_db, self.trim = source, rate, scale, ceiling_db, trim
+        self.peak = peak
+        self.lufs = -np.inf
+        self.true_peak_db = -np.inf
+
+    def _out(self, lo: int, hi: int) -> np.ndarray:
+        """Output samples ``[lo, hi)`` (inside the source), float32 ``(hi - lo, channels)``."""
+        n = self.source.frames
+        if self.ceiling_db is None:
+            y = self.source.read(lo, hi)
+            y *= np.float32(self.scale * self.trim)
+            return y
+        a, b = max(0, lo - LIMIT_MARGIN), min(n, hi + LIMIT_MARGIN)
+        x = self.source.read(a, b)
+        env = _peak_envelope(x)
+        x *= np.float32(self.scale)
+        y = limit(x, self.ceiling_db, self.rate, envelope=env, envelope_scale=self.scale, inplace=True)
+        y = y[lo - a: hi - a]
+        if self.trim != 1.0:
+            y *= np.float32(self.trim)
+        return y
+
+    def __iter__(self):
+        from dubpreview.mix.loudness import LoudnessMeter
+
+        n = self.source.frames
+        meter = LoudnessMeter(self.rate, self.source.channels)
+        top = 0.0
+        for lo in range(0, n, BLOCK):
+            hi = min(n, lo + BLOCK)
+            if self.peak:
+                a, b = max(0, lo - PEAK_MARGIN), min(n, hi + PEAK_MARGIN)
+                y = self._out(a, b)
+                top = max(top, float(_peak_envelope(y)[lo - a: hi - a].max()))
+                y = y[lo - a: hi - a]
+            else:
+                y = self._out(lo, hi)
+            meter.add(y)
+            yield y
+        self.lufs = meter.integrated() if n >= int(0.4 * self.rate) else -np.inf
+        self.true_peak_db = float(20 * np.log10(top)) if top > 0 else -np.inf
+
+
+def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float = -1.0,
+                     rate: int = MIX_RATE, previous_gain_db: float | None = None) -> ProgrammeReport:
+    """The programme of ``source`` (anything with ``read(lo, hi)`` giving float32
+    ``(hi - lo, channels)``, ``frames`` and ``channels``: :class:`MixSource`,
+    :class:`~dubpreview.media.wav.WavReader`) brought to ``target_lufs`` integrated (EBU R128 /
+    ITU-R BS.1770-4) with the true peak at most ``ceiling_db`` dBTP, a block of
+    :data:`BLOCK` samples at a time: memory does not grow with the programme's length.
+
+    ``sink`` is called with an iterator of the output blocks, in order, and must consume it
+    (e.g. :func:`dubpreview.media.wav.write_wav` into the final file); it is called once per
+    candidate, and the last call's blocks are the result.
+
+    A first pass measures loudness and true peak; then the gain alone, or the gain and the
+    limiter (:func:`limit`, each block computed with :data:`LIMIT_MARGIN` samples of context,
+    so the result does not depend on where the blocks are cut) with the loudness re-measured
+    and the gain corrected (at most 4 rounds) until within 0.1 LU. Without limiting the gain
+    alone meets the target (integrated loudness scales with the gain; only the -70 LUFS
+    absolute gate could move a block), so it is not re-measured.
     ``previous_gain_db``: the gain of the last render; kept when it meets the target within
     :data:`GAIN_LOCK_LU` and the limiter (a local operation) holds the ceiling without the
-    final global trim. Silence or audio under 0.4 s is returned unchanged.
-    ``inplace``: ``x`` (float32) may be scaled in place when no limiting is needed (a long
-    programme is then never held twice; the peak envelope is made only for the limiter).
-    Returns (audio, report).
+    final global trim. Silence or audio under 0.4 s is passed through unchanged.
+    Returns the report of what was done.
     """
-    lufs = integrated_loudness(x, rate)
-    peak = _peak_envelope(x, reduce=True) if len(x) else 0.0
-    tp_x = 20 * np.log10(peak) if peak > 0 else -np.inf
+    first = _Pass(source, rate, 1.0)
+    for _ in first:
+        pass
+    lufs, tp_x = first.lufs, first.true_peak_db
     if not np.isfinite(lufs):
-        return x.astype(np.float32, copy=False), ProgrammeReport(0.0, lufs, float(tp_x), False)
-    can_reuse = inplace and x.dtype == np.float32
-    env = None  # the oversampled peak envelope, made only when the limiter needs it
+        sink(iter(_Pass(source, rate, 1.0, peak=False)))
+        return ProgrammeReport(0.0, lufs, float(tp_x), False)
+    limit_at = ceiling_db - 0.05
     if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
         g = float(previous_gain_db)
+        scale = 10 ** (g / 20)
         if tp_x + g <= ceiling_db:
-            y = np.multiply(x, 10 ** (g / 20), out=x if can_reuse else None, dtype=np.float32)
-            return y, ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
-        env = _peak_envelope(x)  # kept for the rounds below if the kept gain does not hold
-        y = np.multiply(x, 10 ** (g / 20), dtype=np.float32)
-        y = limit(y, ceiling_db - 0.05, rate, envelope=env, envelope_scale=10 ** (g / 20), inplace=True)
-        tp, out_lufs = true_peak_db(y), integrated_loudness(y, rate)
-        if tp <= ceiling_db and abs(out_lufs - target_lufs) <= GAIN_LOCK_LU:
-            return y, ProgrammeReport(round(g, 3), float(out_lufs), float(tp), True)
+            sink(iter(_Pass(source, rate, scale, peak=False)))
+            return ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
+        p = _Pass(source, rate, scale, limit_at)
+        sink(iter(p))
+        if p.true_peak_db <= ceiling_db and abs(p.lufs - target_lufs) <= GAIN_LOCK_LU:
+            return ProgrammeReport(round(g, 3), float(p.lufs), float(p.true_peak_db), True)
     total = 0.0
-    y = x
     limited = False
+    p = None
     for _ in range(4):
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
         if tp_x + total <= ceiling_db and not limited:  # a plain gain: the only round
-            y = np.multiply(x, scale, out=x if can_reuse else None, dtype=np.float32)
-            lufs = target_lufs  # a plain gain moves BS.1770 loudness by exactly that gain (gates aside)
-            break
-        y = None  # the previous round's programme is freed before this one is made
-        y = np.multiply(x, scale, dtype=np.float32)
-        if tp_x + total > ceiling_db:
-            env = _peak_envelope(x) if env is None else env
-            y = limit(y, ceiling_db - 0.05, rate, envelope=env, envelope_scale=scale, inplace=True)
-            limited = True
-        lufs = integrated_loudness(y, rate)
+            sink(iter(_Pass(source, rate, scale, peak=False)))
+            return ProgrammeReport(round(total, 3), float(target_lufs), float(tp_x + total), False)
+        limit_now = tp_x + total > ceiling_db
+        limited = limited or limit_now
+        p = _Pass(source, rate, scale, limit_at if limit_now else None)
+        sink(iter(p))
+        lufs = p.lufs
         if abs(lufs - target_lufs) <= 0.1:
             break
-    tp = true_peak_db(y) if limited else float(tp_x + total)
+    tp = p.true_peak_db
     if tp > ceiling_db:  # the limiter's own inter-sample overshoot: a last tiny trim
-        y *= np.float32(10 ** ((ceiling_db - tp - 0.01) / 20))
-        tp, lufs = true_peak_db(y), integrated_loudness(y, rate)
-    return y, ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)
+        p = _Pass(source, rate, scale, p.ceiling_db, trim=10 ** ((ceiling_db - tp - 0.01) / 20))
+        sink(iter(p))
+        tp, lufs = p.true_peak_db, p.lufs
+    return ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)
+
+
+def _array_sink(frames: int, channels: int):
+    """A sink for :func:`normalise_stream` that fills an in-memory array; returns (sink, array)."""
+    out = np.zeros((frames, channels), np.float32)
+
+    def sink(blocks) -> None:
+        pos = 0
+        for y in blocks:
+            out[pos: pos + len(y)] = y
+            pos += len(y)
+
+    return sink, out
+
+
+def normalise(x: np.ndarray, target_lufs: float = -23.0, ceiling_db: float = -1.0,
+              rate: int = MIX_RATE, previous_gain_db: float | None = None) -> tuple[np.ndarray, ProgrammeReport]:
+    """:func:`normalise_stream` of an in-memory ``x`` (``(n, c)`` float32): returns
+    (the normalised float32 ``(n, c)``, report)."""
+    from dubpreview.media.wav import ArrayReader
+
+    src = ArrayReader(np.asarray(x, dtype=np.float32), rate)
+    sink, out = _array_sink(src.frames, src.channels)
+    report = normalise_stream(src, sink, target_lufs, ceiling_db, rate, previous_gain_db)
+    return (out if x.ndim == 2 else out[:, 0]), report
 
 
 def bed_speech_by_span(probs: np.ndarray | None, spans: list[tuple[float, float]]) -> list[float]:
@@ -204,36 +297,64 @@ def bed_speech_by_span(probs: np.ndarray | None, spans: list[tuple[float, float]
     return out
 
 
+class MixSource:
+    """The programme before normalisation, for any sample range (``read(lo, hi)`` like
+    :class:`~dubpreview.media.wav.WavReader`): the ``bed`` reader (stereo) at ``bed_db``,
+    ducked by ``depths_db`` under ``spans`` (seconds; :func:`~dubpreview.mix.duck.duck_levels`),
+    plus the mono ``dub`` reader on both channels."""
+
+    def __init__(self, bed, dub, spans: list[tuple[float, float]], depths_db: list[float], ramp_s: float,
+                 bed_db: float, rate: int = MIX_RATE):
+        self.bed, self.dub, self.rate = bed, dub, rate
+        self.spans, self.depths, self.ramp_s = spans, depths_db, ramp_s
+        self.gain = np.float32(10 ** (bed_db / 20))
+        self.frames, self.channels = bed.frames, 2
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Float32 ``(hi - lo, 2)``: the ducked bed plus the dub."""
+        out = self.bed.read(lo, hi)
+        env = duck_levels(hi - lo, self.spans, self.depths, self.ramp_s, self.rate, offset=lo)
+        env *= self.gain
+        out *= env[:, None]
+        out += self.dub.read(lo, hi)[:, :1]
+        return out
+
+
+def duck_depths(spans: list[tuple[float, float]], settings, separated: bool, bed_speech: np.ndarray | None = None,
+                speech_threshold: float = 0.3) -> list[float]:
+    """The duck (dB) of the bed under each dub span: ``settings.duck_db`` under every line
+    when nothing was separated (the bed is the original mix), else ``settings.bed_duck_db``
+    only under lines where ``bed_speech`` (the bed's speech probability per window) averages
+    above ``speech_threshold``, 0 elsewhere."""
+    if separated:
+        return [settings.bed_duck_db if p > speech_threshold else 0.0
+                for p in bed_speech_by_span(bed_speech, spans)]
+    return [settings.duck_db] * len(spans)
+
+
 def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, float]], settings,
                   separated: bool, bed_speech: np.ndarray | None = None,
                   speech_threshold: float = 0.3,
                   previous_gain_db: float | None = None) -> tuple[np.ndarray, ProgrammeReport]:
-    """The programme: ``bed`` (float32 ``(n, 2)`` at 48 kHz) at ``settings.bed_db``, ducked
-    under the dub ``spans`` (seconds), plus the mono ``dub`` stem (``(n,)``) on both
-    channels, normalised by :func:`normalise` to ``settings.target_lufs`` and
-    ``settings.true_peak_db``.
-
-    ``separated``: the bed is a music-and-effects estimate (then it is ducked by
-    ``settings.bed_duck_db`` only under lines where ``bed_speech``, the bed's per-window
-    speech probability, averages above ``speech_threshold``); otherwise the bed is the
-    original mix and is ducked by ``settings.duck_db`` under every line.
-    ``previous_gain_db``: the last render's programme gain (see :func:`normalise`).
+    """The programme in memory: ``bed`` (float32 ``(n, 2)`` at 48 kHz) at ``settings.bed_db``,
+    ducked under the dub ``spans`` (seconds; :func:`duck_depths`), plus the mono ``dub`` stem
+    (``(n,)``) on both channels, normalised by :func:`normalise_stream` to
+    ``settings.target_lufs`` and ``settings.true_peak_db``. The pipeline streams the same
+    mix from files (:class:`MixSource`); this is for audio already in memory.
+    ``previous_gain_db``: the last render's programme gain (see :func:`normalise_stream`).
     Returns (programme float32 ``(n, 2)``, report).
     """
-    n = len(bed)
-    if separated:
-        depths = [settings.bed_duck_db if p > speech_threshold else 0.0
-                  for p in bed_speech_by_span(bed_speech, spans)]
-    else:
-        depths = [settings.duck_db] * len(spans)
-    env = duck_levels(n, spans, depths, settings.ramp_s)
-    env *= np.float32(10 ** (settings.bed_db / 20))
-    out = np.multiply(bed, env[:, None], dtype=np.float32)
-    del env
-    d = dub[:n]
-    out[: len(d)] += d[:, None]
-    return normalise(out, settings.target_lufs, settings.true_peak_db, previous_gain_db=previous_gain_db,
-                     inplace=True)
+    from dubpreview.media.wav import ArrayReader
+
+    d = np.zeros(len(bed), np.float32)
+    d[: min(len(bed), len(dub))] = dub[: len(bed)]
+    src = MixSource(ArrayReader(bed, MIX_RATE), ArrayReader(d, MIX_RATE), spans,
+                    duck_depths(spans, settings, separated, bed_speech, speech_threshold),
+                    settings.ramp_s, settings.bed_db)
+    sink, out = _array_sink(src.frames, 2)
+    report = normalise_stream(src, sink, settings.target_lufs, settings.true_peak_db,
+                              previous_gain_db=previous_gain_db)
+    return out, report
 
 
 def check_options(separation: str, target_lufs: float, bed_db: float) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from dubpreview.errors import DubError
+from dubpreview.media.wav import pieces, write_wav
 from dubpreview.util.files import atomic_path, atomic_write_bytes, atomic_write_json, remove_stale_temps
 
 SCHEMA_VERSION = 1
@@ -146,40 +147,55 @@ class Project:
         atomic_write_bytes(path, data)
         self._seal(path, data)
 
+    def audio_path(self, stage: str, key: str) -> Path | None:
+        """The path of the cached WAV when its sha256 sidecar matches it (hashed in pieces,
+        nothing decoded), else None (absent, half-written or damaged: recompute it)."""
+        path = self.cache_path(stage, key, "wav")
+        try:
+            expected = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
+            return path if file_sha256(path) == expected else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
     def get_audio(self, stage: str, key: str) -> tuple[np.ndarray, int] | None:
         """The cached WAV as (float32 samples, rate Hz), or ``None`` if absent, unreadable or
         failing its hash."""
-        path = self.cache_path(stage, key, "wav")
+        path = self.audio_path(stage, key)
+        if path is None:
+            return None
         try:  # hashed in pieces, then decoded from the file: the samples are held once
-            expected = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
-            if file_sha256(path) != expected:
-                return None
             samples, rate = sf.read(path, dtype="float32")
-        except (OSError, UnicodeDecodeError, RuntimeError, sf.LibsndfileError):
+        except (OSError, RuntimeError, sf.LibsndfileError):
             return None
         return samples, rate
 
     def put_audio(self, stage: str, key: str, samples: np.ndarray, rate: int) -> Path:
-        """Cache float audio as a 32-bit float WAV (atomically, then its sha256 sidecar); returns its path.
+        """Cache float audio ``(n,)`` or ``(n, channels)`` as a 32-bit float WAV; returns its
+        path (see :meth:`put_audio_blocks`)."""
+        return self.put_audio_blocks(stage, key, pieces(samples), rate, 1 if samples.ndim == 1 else samples.shape[1])
 
-        soundfile writes the WAV straight into the temporary file through Python's own file
-        object (:class:`_KeepError`), a block at a time: no copy of the audio is held (a
-        ``BytesIO`` grew to twice the WAV), and a full disk still surfaces as the OSError
-        the command line turns into one line (libsndfile alone only says that it failed)."""
+    def put_audio_blocks(self, stage: str, key: str, blocks, rate: int, channels: int) -> Path:
+        """Cache the float audio of ``blocks`` (an iterable of ``(m, channels)`` arrays at
+        ``rate`` Hz) as one 32-bit float WAV (atomically, then its sha256 sidecar); returns its path.
+
+        soundfile writes the WAV straight into the temporary file a block at a time
+        (:func:`dubpreview.media.wav.write_wav`): no copy of the audio is held (a ``BytesIO``
+        grew to twice the WAV), and a full disk still surfaces as the OSError the command
+        line turns into one line (libsndfile alone only says that it failed)."""
         path = self.cache_path(stage, key, "wav")
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
-        channels = 1 if samples.ndim == 1 else samples.shape[1]
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            sink = _KeepError(f)
-            try:
-                with sf.SoundFile(sink, "w", samplerate=rate, channels=channels, subtype="FLOAT",
-                                  format="WAV") as out:
-                    for s in range(0, len(samples), 1 << 20):
-                        out.write(samples[s:s + (1 << 20)])
-            except Exception:  # soundfile reports a short write as an AssertionError or LibsndfileError
-                if sink.error is not None:
-                    raise sink.error from None
-                raise
+        write_wav(path, blocks, rate, channels, subtype="FLOAT")
+        self._seal_digest(path, file_sha256(path))
+        return path
+
+    def put_audio_file(self, stage: str, key: str, make) -> Path:
+        """Cache a WAV that ``make(tmp)`` writes at the temporary path ``tmp`` (e.g. ffmpeg
+        decoding straight to the file): renamed into place when ``make`` returns, then sealed
+        with its sha256 sidecar. Returns its path."""
+        path = self.cache_path(stage, key, "wav")
+        path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+        with atomic_path(path) as tmp:
+            make(tmp)
         self._seal_digest(path, file_sha256(path))
         return path
 
@@ -195,30 +211,3 @@ class Project:
             os.write(fd, line)
         finally:
             os.close(fd)
-
-
-class _KeepError:
-    """A binary file for soundfile's virtual I/O that keeps the OSError of a failed write
-    (a full disk, a file size limit) instead of letting it escape through libsndfile's C
-    callback (which would print a traceback and report only "System error"); the caller
-    raises it once soundfile gives up."""
-
-    def __init__(self, f):
-        self.f = f
-        self.error: OSError | None = None
-
-    def write(self, data) -> int:
-        try:
-            return self.f.write(data)
-        except OSError as exc:
-            self.error = exc
-            return 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.f.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.f.tell()
-
-    def read(self, n: int = -1) -> bytes:
-        return self.f.read(n)

