@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import av
 import httpx
+import numpy as np
 import pytest
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -222,6 +223,16 @@ def test_line_excerpts_and_regenerate(server, alice_run):
     assert abs(len(data) / rate - (end - start + 0.5)) < 0.1
     dub = c.predict(0, "pt", api_name="/play_dub")
     folder = project_dir(server, c.predict(api_name="/status")["project"])
+    # the seeked excerpt is the source's own sound there (away from its 10 ms fades)
+    from dubpreview.media.extract import load_audio
+
+    state = json.loads((folder / "project.json").read_text())
+    from dubpreview.project.schema import inside
+
+    whole = load_audio(inside(folder, state["source"]["path"]), rate, 1).samples
+    a = int(max(0.0, start - 0.25) * rate)
+    cut, got = whole[a + 960: a + len(data) - 960], data[960: len(data) - 960]
+    assert np.corrcoef(cut[: len(got)], got[: len(cut)])[0, 1] > 0.99
     line = json.loads((folder / "timing.json").read_text())["languages"]["pt"]["lines"][0]
     data, rate = sf.read(dub)
     assert abs(len(data) / rate - (line["duration"] + 0.1)) < 0.1 and abs(data).max() > 0.01

@@ -265,8 +265,13 @@ def line_excerpts(folder: Path, segment_id: int, language: str | None = None,
                   margin_s: float = 0.25) -> tuple[Path, Path | None]:
     """WAV excerpts of one line: the original (cut from the source around the utterance)
     and the dub (cut from the project's dub stem where the timing report placed it; None
-    when the line is not dubbed). Written to ``excerpts/`` in the project."""
-    from dubpreview.media.extract import load_audio
+    when the line is not dubbed). Written to ``excerpts/`` in the project. Only the
+    excerpt is decoded (ffmpeg seeks in the source; the stem is read at its offset), so a
+    click costs the same in an hour-long scene as in a short one."""
+    import ffmpeg as ffmpeg_python
+
+    from dubpreview.media.ffmpeg import run_to_array
+    from dubpreview.media.wav import WavReader
     from dubpreview.mix.duck import MIX_RATE
 
     state = _state(folder)
@@ -276,28 +281,41 @@ def line_excerpts(folder: Path, segment_id: int, language: str | None = None,
         raise DubError(f"the project has no line {segment_id}")
     out_dir = folder / "excerpts"
     out_dir.mkdir(exist_ok=True)
-    original = load_audio(inside(folder, state["source"]["path"]), sample_rate=MIX_RATE, channels=1,
-                          stream_index=state["source"].get("stream")).samples
-    orig_path = _write_excerpt(original, seg["start"] - margin_s, seg["end"] + margin_s,
-                               out_dir / f"line{seg['id']}-original.wav")
+    start = max(0.0, seg["start"] - margin_s)
+    stream = state["source"].get("stream")
+    src = inside(folder, state["source"]["path"])
+    graph = ffmpeg_python.input(str(src), ss=f"{start:.3f}", t=f"{seg['end'] + margin_s - start:.3f}").output(
+        "pipe:", map="0:a:0" if stream is None else f"0:{stream}", format="f32le", acodec="pcm_f32le",
+        ac=1, ar=MIX_RATE)
+    original = run_to_array(graph, f"cut line {segment_id} from {src.name}")
+    orig_path = _write_excerpt(original, out_dir / f"line{seg['id']}-original.wav")
     line = next((ln for ln in _timing(folder).get(lang, {}).get("lines", []) if ln["segment_id"] == seg["id"]), None)
     stem = folder / f"dub.{lang}.wav"
     if line is None or not stem.is_file():
         return orig_path, None
-    dub_audio = load_audio(stem, sample_rate=MIX_RATE, channels=1).samples
-    dub_path = _write_excerpt(dub_audio, line["start"] - 0.05, line["end"] + 0.05,
-                              out_dir / f"line{seg['id']}-dub-{lang}.wav")
+    with WavReader(stem) as reader:
+        a = max(0, int((line["start"] - 0.05) * MIX_RATE))
+        dub_audio = reader.read(a, min(reader.frames, max(a + 1, int((line["end"] + 0.05) * MIX_RATE))))[:, 0]
+    dub_path = _write_excerpt(dub_audio, out_dir / f"line{seg['id']}-dub-{lang}.wav")
     return orig_path, dub_path
 
 
-def _write_excerpt(samples: np.ndarray, start: float, end: float, path: Path) -> Path:
-    import soundfile as sf
+EXCERPT_FADE_MS = 10
+"""Fade in and out of an excerpt (ms), so a cut inside sound does not click."""
 
-    from dubpreview.mix.duck import MIX_RATE
 
-    a, b = max(0, int(start * MIX_RATE)), min(len(samples), int(end * MIX_RATE))
+def _write_excerpt(samples: np.ndarray, path: Path) -> Path:
+    """Mono float ``samples`` at 48 kHz as a 16-bit WAV, faded in and out by pydub, atomically."""
+    from dubpreview.mix.duck import MIX_RATE  # first: it imports pydub quietly and gives it our ffmpeg
+    from pydub import AudioSegment
+
+    pcm = (np.clip(samples if len(samples) else np.zeros(1, np.float32), -1, 1) * 32767).astype("<i2")
+    clip = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2, channels=1)
+    fade = min(EXCERPT_FADE_MS, len(clip) // 4)
+    if fade > 0:
+        clip = clip.fade_in(fade).fade_out(fade)
     with atomic_path(path) as tmp:
-        sf.write(tmp, samples[a:max(a + 1, b)], MIX_RATE, subtype="PCM_16", format="WAV")
+        clip.export(tmp, format="wav")
     return path
 
 

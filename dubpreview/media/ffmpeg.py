@@ -100,6 +100,35 @@ def run(stream_spec: Any, what: str, *, capture_stdout: bool = False) -> bytes:
     return out or b""
 
 
+def _piped(stream_spec: Any, what: str):
+    """Start an ffmpeg-python graph writing to ``pipe:``, its stderr drained by a thread (a
+    chatty ffmpeg cannot block). Returns (process, finish): ``finish()`` closes stdout, waits,
+    and gives the one-line error (``could not <what>: <reason>``) or None.
+
+    Raises:
+        DubError: ffmpeg cannot start.
+    """
+    import threading
+
+    spec = stream_spec.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    try:
+        proc = ffmpeg_python.run_async(spec, cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True,
+                                       overwrite_output=True)
+    except OSError as exc:
+        raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
+    err: list[bytes] = []
+    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
+    drain.start()
+
+    def finish() -> str | None:
+        proc.stdout.close()
+        code = proc.wait()
+        drain.join()
+        return f"could not {what}: {summarize_stderr(b''.join(err))}" if code != 0 else None
+
+    return proc, finish
+
+
 def run_to_array(stream_spec: Any, what: str, dtype: str = "<f4", expected_items: int = 0,
                  chunk_bytes: int = 1 << 22):
     """Run an ffmpeg-python graph whose output is raw samples on ``pipe:`` and read them
@@ -114,19 +143,9 @@ def run_to_array(stream_spec: Any, what: str, dtype: str = "<f4", expected_items
     Raises:
         DubError: ``could not <what>: <reason>`` when ffmpeg exits non-zero or cannot start.
     """
-    import threading
-
     import numpy as np
 
-    spec = stream_spec.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
-    try:
-        proc = ffmpeg_python.run_async(spec, cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True,
-                                       overwrite_output=True)
-    except OSError as exc:
-        raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
-    err: list[bytes] = []
-    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
-    drain.start()
+    proc, finish = _piped(stream_spec, what)
     item = np.dtype(dtype).itemsize
     out = np.empty(max(int(expected_items), chunk_bytes // item), dtype=dtype)
     filled = 0  # bytes
@@ -143,11 +162,9 @@ def run_to_array(stream_spec: Any, what: str, dtype: str = "<f4", expected_items
                 break
             filled += got
     finally:
-        proc.stdout.close()
-        code = proc.wait()
-        drain.join()
-    if code != 0:
-        raise DubError(f"could not {what}: {summarize_stderr(b''.join(err))}")
+        failure = finish()
+    if failure:
+        raise DubError(failure)
     n = filled // item
     return out[:n] if n >= len(out) // 2 else out[:n].copy()  # a view wastes at most the 1 % margin
 
@@ -163,19 +180,9 @@ def run_to_blocks(stream_spec: Any, what: str, dtype: str = "<f4", columns: int 
         DubError: ``could not <what>: <reason>`` when ffmpeg exits non-zero or cannot start
             (raised after the last block).
     """
-    import threading
-
     import numpy as np
 
-    spec = stream_spec.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
-    try:
-        proc = ffmpeg_python.run_async(spec, cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True,
-                                       overwrite_output=True)
-    except OSError as exc:
-        raise DubError(f"could not {what}: cannot run ffmpeg ({exc.strerror or exc})") from None
-    err: list[bytes] = []
-    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
-    drain.start()
+    proc, finish = _piped(stream_spec, what)
     row = np.dtype(dtype).itemsize * columns
     buf = bytearray(block_items * row)
     try:
@@ -194,8 +201,6 @@ def run_to_blocks(stream_spec: Any, what: str, dtype: str = "<f4", columns: int 
             if filled < len(buf):
                 break
     finally:
-        proc.stdout.close()
-        code = proc.wait()
-        drain.join()
-    if code != 0:
-        raise DubError(f"could not {what}: {summarize_stderr(b''.join(err))}")
+        failure = finish()
+    if failure:
+        raise DubError(failure)
