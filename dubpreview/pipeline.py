@@ -29,7 +29,7 @@ from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
                                   synthesis_speed)
-from dubpreview.util.files import atomic_path, atomic_write_json, fault_point
+from dubpreview.util.files import atomic_write_json, fault_point
 
 Reporter = Callable[[str, str, float], None]
 """``reporter(stage, status, seconds)``; status is "start", "computed", "cached" or "note"."""
@@ -637,6 +637,8 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
             outputs[f"subtitles_{lang}_{ext}"] = root / f"subtitles.{lang}.{ext}"
             writer(cues_from_segments(segments, lang), outputs[f"subtitles_{lang}_{ext}"])
         subtitle_tracks.append(SubtitleTrack(outputs[f"subtitles_{lang}_srt"], lang, languages.name(lang)))
+    original.close()
+    bed.close()
     project.state["segments"] = [s.to_dict() for s in segments]  # with any length-aware choices
     if segments:
         for ext, writer in (("srt", write_srt), ("vtt", write_vtt)):

@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import av
-import numpy as np
 import ffmpeg as ffmpeg_python
 
 from dubpreview.errors import DubError

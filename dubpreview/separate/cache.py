@@ -97,8 +97,10 @@ def separate_scene(project, scene: np.ndarray, rate: int, requested: str, thread
 def scene_audio_file(project, src: str | Path, info, rate: int, stream_index: int | None = None) -> Path:
     """The scene's audio stream ``stream_index`` at ``rate`` Hz in its own layout (as
     :func:`load_scene_audio`), as a 32-bit float WAV cached in the project
-    (``cache/scene/``, checked by hash): decoded by ffmpeg straight to the file once, then
-    read a block at a time by the render (:class:`~dubpreview.media.wav.WavReader`)."""
+    (``cache/scene/``, checked by hash): decoded once a block at a time
+    (:func:`~dubpreview.media.extract.decode_to_wav`), then read a block at a time by the
+    render (:class:`~dubpreview.media.wav.WavReader`). It costs 0.37 MB of disk per second
+    of stereo."""
     from dubpreview.media.extract import decode_to_wav
     from dubpreview.project.store import cache_key
 
@@ -184,7 +186,7 @@ def separate_scene_file(project, scene: Path, rate: int, requested: str, threads
     with WavReader(scene) as reader:  # the bed written as it is separated, a piece at a time
         bed = project.put_audio_blocks("separate", f"{key}-bed", pieces(reader), rate, 2)
     probs = speech_probabilities(np.concatenate(mono))
-    del mono
+    mono.clear()
     project.put_json("separate", key, {"method": method, "notes": notes,
                                        "bed_speech": [round(float(p), 4) for p in probs]})
     return SceneFiles(scene, bed, method, notes, probs, False)
