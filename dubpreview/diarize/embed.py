@@ -57,13 +57,19 @@ def encoder(threads: int = 2):
 def normalize_volume(audio: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
     """Scale ``audio`` (float32, shape ``(n,)``) to ``target_dbfs`` RMS, as Resemblyzer's
     ``preprocess_wav`` does before the encoder; silence is returned unchanged."""
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    energy = sum(float(np.square(audio[s:s + (1 << 20)], dtype=np.float64).sum()) for s in range(0, audio.size, 1 << 20))
+    rms = float(np.sqrt(energy / audio.size)) if audio.size else 0.0
     if rms < 1e-6:
         return audio
     return (audio * (10 ** (target_dbfs / 20) / rms)).astype(np.float32)
 
 
 _MEL_FB: np.ndarray | None = None
+
+
+MEL_CHUNK = 16384
+"""Frames (164 s) whose FFTs are computed at once in :func:`mel_frames`: the float64 work of
+a whole hour at once was 2.2 GB (the diarization stage's peak on the hour scene)."""
 
 
 def mel_frames(audio: np.ndarray) -> np.ndarray:
@@ -84,12 +90,15 @@ def mel_frames(audio: np.ndarray) -> np.ndarray:
 
         _MEL_FB = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=400, n_mels=40).astype(np.float64)
     n_fft, hop = 400, 160
-    x = np.pad(normalize_volume(audio).astype(np.float64), (n_fft // 2, n_fft // 2))
+    x = np.pad(normalize_volume(audio).astype(np.float32, copy=False), (n_fft // 2, n_fft // 2))
     n = 1 + (len(x) - n_fft) // hop
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n]
     window = np.hanning(n_fft + 1)[:-1]
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    return (power @ _MEL_FB.T).astype(np.float32)
+    out = np.empty((n, 40), np.float32)
+    for f in range(0, n, MEL_CHUNK):  # float64 work a chunk of frames at a time (each frame is its own)
+        power = np.abs(np.fft.rfft(frames[f:f + MEL_CHUNK].astype(np.float64) * window, axis=1)) ** 2
+        out[f:f + MEL_CHUNK] = power @ _MEL_FB.T
+    return out
 
 
 def embed_mels(mels: np.ndarray, threads: int = 2) -> np.ndarray:
