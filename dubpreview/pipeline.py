@@ -548,16 +548,9 @@ def _export_wav(reader, path: Path, gain: float = 1.0) -> Path:
     """16-bit WAV at :data:`MIX_RATE` of everything ``reader`` holds (``read(lo, hi)``,
     ``frames``, ``channels``; times ``gain``), written a block at a time and atomically
     (:func:`dubpreview.media.wav.write_wav`)."""
-    from dubpreview.media.wav import BLOCK, write_wav
+    from dubpreview.media.wav import reader_blocks, write_wav
 
-    def blocks():
-        for lo in range(0, reader.frames, BLOCK):
-            y = reader.read(lo, min(reader.frames, lo + BLOCK))
-            if gain != 1.0:
-                y *= np.float32(gain)
-            yield y
-
-    return write_wav(path, blocks(), MIX_RATE, reader.channels)
+    return write_wav(path, reader_blocks(reader, gain=gain), MIX_RATE, reader.channels)
 
 
 class _Dialogue:

@@ -391,11 +391,10 @@ def _pre_encode(audio_tracks: Sequence[AudioTrack], info: MediaInfo, box: _Conta
 
 def _fitted_copy(path: Path, n: int, out: Path) -> Path:
     """A float WAV copy of ``path`` cut or zero-padded to ``n`` samples, a block at a time."""
-    from dubpreview.media.wav import BLOCK, WavReader, write_wav
+    from dubpreview.media.wav import WavReader, reader_blocks, write_wav
 
     with WavReader(path) as reader:
-        return write_wav(out, (reader.read(lo, min(n, lo + BLOCK)) for lo in range(0, n, BLOCK)),
-                         reader.rate, reader.channels, subtype="FLOAT")
+        return write_wav(out, reader_blocks(reader, n), reader.rate, reader.channels, subtype="FLOAT")
 
 
 def _build_graph(

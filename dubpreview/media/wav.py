@@ -136,6 +136,17 @@ def write_wav(path: str | os.PathLike, blocks: Iterable[np.ndarray], rate: int, 
     return path
 
 
+def reader_blocks(reader, frames: int | None = None, gain: float = 1.0, step: int = BLOCK) -> Iterable[np.ndarray]:
+    """``reader``'s samples ``[0, frames)`` (default: all it holds; past its end zeros) a block
+    of ``step`` at a time, each times ``gain``."""
+    n = reader.frames if frames is None else frames
+    for lo in range(0, n, step):
+        y = reader.read(lo, min(n, lo + step))
+        if gain != 1.0:
+            y *= np.float32(gain)
+        yield y
+
+
 def pieces(samples: np.ndarray, step: int = BLOCK) -> Iterable[np.ndarray]:
     """``samples`` a block of ``step`` samples at a time (views, no copies)."""
     for s in range(0, len(samples), step):
