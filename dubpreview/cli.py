@@ -60,6 +60,11 @@ class ConsoleReporter:
 def _add_dub_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr", default="faster-whisper", choices=["faster-whisper", "openai-whisper"],
                    help="speech recognition backend (default: faster-whisper)")
+    p.add_argument("--beam-size", type=int, default=None, metavar="N",
+                   help="Whisper beam size, 1 = greedy (default: 5 for faster-whisper, 1 for openai-whisper)")
+    p.add_argument("--guards", action=argparse.BooleanOptionalAction, default=True,
+                   help="check what the dub says: repetition loops, known hallucinated phrases, lines too long "
+                        "for their slot, speech left out, untranslated lines (default: on)")
     p.add_argument("--translator", default=None,
                    help="translation backend: bergamot, whisper-translate, transformers (default: chosen per pair)")
     p.add_argument("--hf-model", default=None, help="transformers MT model: hub name or local folder")
@@ -164,6 +169,8 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
         raise DubError("--max-lateness must be 0-2 s and --smoothing 0-1")
     if args.threads < 1:
         raise DubError("--threads must be at least 1")
+    if args.beam_size is not None and not 1 <= args.beam_size <= 10:
+        raise DubError(f"--beam-size {args.beam_size} must be between 1 (greedy) and 10")
     if getattr(args, "speakers", None) is not None and not 1 <= args.speakers <= 20:
         raise DubError(f"--speakers {args.speakers} must be between 1 and 20")
     from dubpreview.mix.programme import check_options
@@ -178,7 +185,8 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
                        timing=TimingSettings(max_speed=args.max_speed, accepted_speed=args.accepted_speed,
                                              max_lateness_s=args.max_lateness, smoothing=args.smoothing),
                        mix=MixSettings(), separation=args.separation, target_lufs=args.target_lufs,
-                       bed_db=args.bed_db, audio_stream=getattr(args, "audio_stream", None))
+                       bed_db=args.bed_db, audio_stream=getattr(args, "audio_stream", None),
+                       beam_size=args.beam_size, guards=args.guards)
 
 
 def _run(source: Path, settings, output, project, table: bool = False) -> None:
@@ -195,8 +203,41 @@ def _run(source: Path, settings, output, project, table: bool = False) -> None:
         if lang in result.routes:
             print(f"  translation {lang}: {result.routes[lang]}", file=sys.stderr)
         print(f"  timing {lang}:", *(lines if table else lines[-1:]), sep="\n    ", file=sys.stderr)
+    for line in review_lines(result.project):
+        print(f"  {line}", file=sys.stderr)
     print(f"  done in {seconds:.1f} s; project: {result.project}", file=sys.stderr)
     print(f"preview: {result.preview}")
+
+
+def review_lines(project: Path) -> list[str]:
+    """What the reviewer should look at first, from ``project.json``: speech coverage and the
+    uncovered regions, dropped lines, and per dub language the count of flagged lines by
+    reason with their line numbers (:mod:`dubpreview.integrity.flags`)."""
+    from dubpreview.integrity.flags import HOLDING
+    from dubpreview.project.schema import load_state
+
+    state = load_state(project)
+    out = []
+    cov = state.get("coverage")
+    if cov:
+        gaps = ", ".join(f"{s:.1f}-{e:.1f} s" for s, e in cov.get("uncovered", []))
+        out.append(f"speech coverage {cov['share']:.0%} of {cov['speech_s']:.1f} s of speech"
+                   + (f"; not in any line: {gaps}" if gaps else ""))
+    for d in state.get("dropped", []):
+        out.append(f"dropped {d['start']:.1f}-{d['end']:.1f} s {d['text'][:50]!r}: {d['reason']}")
+    for lang in state["settings"]["targets"]:
+        by_reason: dict[str, list[int]] = {}
+        for seg in state.get("segments", []):
+            for f in seg.get("flags", []):
+                if f.get("language") in (None, lang) and not (f["reason"] in HOLDING and lang in seg.get("edited", [])):
+                    by_reason.setdefault(f["reason"], []).append(seg["id"])
+        if by_reason:
+            held = sorted({i for r, ids in by_reason.items() if r in HOLDING for i in ids})
+            parts = [f"{r} {len(set(ids))} (line {', '.join(str(i) for i in sorted(set(ids)))})"
+                     for r, ids in sorted(by_reason.items())]
+            out.append(f"check {lang}: " + "; ".join(parts)
+                       + (f"; not spoken until edited: {len(held)}" if held else ""))
+    return out
 
 
 def cmd_dub(args) -> None:

@@ -54,7 +54,10 @@ class DubSettings:
     ``voice_library``: saved profiles folder (None = ``voices/profiles``); ``save_voices``:
     save this scene's profiles there. ``audio_stream``: the audio stream to dub, counted
     from 0 among the scene's audio streams (None = the first dialogue-bearing one,
-    :mod:`dubpreview.media.streams`).
+    :mod:`dubpreview.media.streams`). ``beam_size``: Whisper's beam (1 = greedy; None = the
+    backend's default: 5 for faster-whisper, 1 for openai-whisper). ``guards``: the
+    integrity guards after ASR and translation (:mod:`dubpreview.integrity`; off = the
+    first pass as Whisper gave it, for comparison in ``bench/content.py``).
     """
 
     targets: list[str]
@@ -77,6 +80,8 @@ class DubSettings:
     voice_library: str | None = None
     save_voices: bool = False
     audio_stream: int | None = None
+    beam_size: int | None = None
+    guards: bool = True
 
     def public(self) -> dict:
         """The settings as stored in ``project.json``."""
@@ -88,7 +93,7 @@ class DubSettings:
             "diarize": self.diarize, "speakers": self.speakers, "voice_match": self.voice_match,
             "voice_refine": self.voice_refine, "voice_library": self.voice_library, "save_voices": self.save_voices,
             "separation": self.separation, "target_lufs": self.target_lufs, "bed_db": self.bed_db,
-            "audio_stream": self.audio_stream,
+            "audio_stream": self.audio_stream, "beam_size": self.beam_size, "guards": self.guards,
         }
 
 
@@ -286,7 +291,10 @@ def transcriber_for(settings: DubSettings):
     from dubpreview.asr.select import get_transcriber
 
     threads = {"faster-whisper": "cpu_threads", "openai-whisper": "threads"}.get(settings.asr, "threads")
-    return get_transcriber(settings.asr, **{threads: settings.threads})
+    opts = {threads: settings.threads, "guards": settings.guards}
+    if settings.beam_size is not None:
+        opts["beam_size"] = settings.beam_size
+    return get_transcriber(settings.asr, **opts)
 
 
 def _translator(settings: DubSettings, source: str, target: str, transcriber):
@@ -323,7 +331,7 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
     transcriber = transcriber_for(settings)
     sha = project.audio_id
     key = cache_key(source=sha, asr=transcriber.name, model=transcriber.model_id,
-                    language=settings.source_language)
+                    language=settings.source_language, decode=transcriber.options_id)
     with stages.stage(f"transcribe ({transcriber.name})") as st:
         cached = project.get_json("asr", key)
         if cached is None:
@@ -335,7 +343,10 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
             st["status"] = "cached"
         st["extra"] = {"segments": len(cached["segments"]), "language": cached["language"]}
     language = cached["language"]
+    cached = _guard_transcript(project, transcriber, audio16, cached, key, settings, stages)
     segments = [Segment.from_dict(d) for d in cached["segments"]]
+    project.state["coverage"] = cached["coverage"]
+    project.state["dropped"] = cached.get("dropped", [])
     from dubpreview.voices.scene import speakers_stage  # speaker per segment, voice profiles
 
     segments = speakers_stage(project, audio16, segments, settings, stages)
@@ -362,7 +373,7 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
         if len(route) > 1:
             warnings.append(f"no installed translator does {language}->{target}; translated through "
                             f"English: {routes[target]}")
-        hop_segments = segments
+        hop_segments = [Segment.from_dict(s.to_dict()) for s in segments]  # the guard flags copies
         for hop_source, hop_target, translator in route:
             tkey = cache_key(source=sha, backend=translator.name, pair=[hop_source, hop_target],
                              texts=[s.text for s in hop_segments], spans=[[s.start, s.end] for s in hop_segments],
@@ -376,9 +387,13 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
                 else:
                     st["status"] = "cached"
             warnings += list(getattr(translator, "warnings", []))
+            if settings.guards and not settings.translation_file:
+                texts = _guard_translation(project, translator, hop_segments, texts, tkey, hop_source, target,
+                                           audio16, settings, stages)
             hop_segments = [replace(seg, text=text, words=[]) for seg, text in zip(hop_segments, texts)]
         for seg, hop in zip(segments, hop_segments):
             seg.translation[target] = hop.text
+            seg.flags = [f for f in seg.flags if f.language != target] + [f for f in hop.flags if f.language == target]
     for seg in segments:  # user edits made in project.json win over the automatic values
         old = edits.get(seg.id)
         if old:
@@ -387,11 +402,71 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
             seg.offset_ms, seg.speed = old.get("offset_ms", 0.0), old.get("speed")
             seg.voice, seg.muted = old.get("voice"), old.get("muted", False)
             seg.edited = list(old.get("edited") or [])
+            seg.flags = [f for f in seg.flags if f.language not in seg.edited]  # the user's words stand
     project.state["segments"] = [s.to_dict() for s in segments]
     project.state["warnings"] = warnings
     project.state["translation_routes"] = routes
     project.save()
     return segments, language, audio16
+
+
+def _guard_transcript(project: Project, transcriber, audio16: np.ndarray, cached: dict, asr_key: str,
+                      settings: DubSettings, stages: _Stages) -> dict:
+    """The transcript after the ASR guard (:func:`dubpreview.integrity.asr_guard.guard_transcript`),
+    cached: ``{"language", "segments", "coverage", "dropped"}``. With the guards off, the first
+    pass as it is, with its coverage measured all the same."""
+    from dubpreview.integrity import asr_guard
+    from dubpreview.integrity.coverage import measure
+
+    gkey = cache_key(asr=asr_key, guards=asr_guard.GUARD_VERSION if settings.guards else 0,
+                     accepted=settings.timing.accepted_speed)
+    with stages.stage("guard transcript" if settings.guards else "speech coverage") as st:
+        out = project.get_json("asr-guard", gkey)
+        if out is None:
+            segments = [Segment.from_dict(d) for d in cached["segments"]]
+            if settings.guards and segments:
+                g = asr_guard.guard_transcript(transcriber, audio16, segments, cached["language"],
+                                               settings.timing.accepted_speed)
+                segments, cov, dropped = g.segments, g.coverage, g.dropped
+            else:
+                cov, dropped = measure(asr_guard.vad_speech(transcriber, audio16),
+                                       [(s.start, s.end) for s in segments]), []
+            out = {"language": cached["language"], "segments": [s.to_dict() for s in segments],
+                   "coverage": cov.to_dict(), "dropped": dropped}
+            project.put_json("asr-guard", gkey, out)
+        else:
+            st["status"] = "cached"
+        st["extra"] = {"coverage": out["coverage"]["share"], "dropped": len(out["dropped"]),
+                       "flagged": sum(1 for s in out["segments"] if s.get("flags"))}
+    return out
+
+
+def _guard_translation(project: Project, translator, segments: list[Segment], texts: list[str], tkey: str,
+                       source: str, target: str, audio16: np.ndarray, settings: DubSettings,
+                       stages: _Stages) -> list[str]:
+    """One hop's translations after the translation guard
+    (:func:`dubpreview.integrity.translation_guard.guard_translations`), cached; the flags for
+    ``target`` are added to ``segments`` (the hop's copies)."""
+    from dubpreview.integrity.asr_guard import GUARD_VERSION
+    from dubpreview.integrity.translation_guard import guard_translations
+    from dubpreview.records import Flag
+
+    gkey = cache_key(translate=tkey, target=target, guards=GUARD_VERSION, accepted=settings.timing.accepted_speed,
+                     edited=[s.id for s in segments if target in s.edited])
+    with stages.stage(f"guard translation {source}->{target}") as st:
+        out = project.get_json("translate-guard", gkey)
+        if out is None:
+            again = getattr(translator, "retranslate", None)
+            retranslate = (lambda seg: again(seg, source, audio16)) if again else None
+            guarded = guard_translations(segments, texts, target, settings.timing.accepted_speed, retranslate)
+            out = {"texts": guarded, "flags": [[vars(f) for f in s.flags if f.language == target] for s in segments]}
+            project.put_json("translate-guard", gkey, out)
+        else:
+            st["status"] = "cached"
+            for seg, fl in zip(segments, out["flags"]):
+                seg.flags = [f for f in seg.flags if f.language != target] + [Flag(**f) for f in fl]
+        st["extra"] = {"flagged": sum(1 for fl in out["flags"] if fl)}
+    return out["texts"]
 
 
 def _clip(project: Project, synth, text: str, lang: str, voice: str, speed: float,
@@ -497,7 +572,9 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
     synth, by_speaker = speaker_voices(project, lang, settings, synth)  # matched or chosen per speaker
     timing = settings.timing
-    active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip()]
+    from dubpreview.integrity.flags import held
+
+    active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip() and not held(s, lang)]
     counts = {"computed": 0, "cached": 0}
 
     def natural_length(seg: Segment) -> float:
@@ -700,6 +777,7 @@ def edit_segment(project_dir: str | os.PathLike, segment_id: int, language: str 
             raise DubError(f"the project does not dub into '{language}'")
         seg["translation"][language] = translation
         seg["edited"] = sorted(set(seg.get("edited", [])) | {language})
+        seg["flags"] = [f for f in seg.get("flags", []) if f.get("language") != language]  # the user's words stand
     if offset_ms is not None:
         seg["offset_ms"] = float(offset_ms)
     if speed is not None:

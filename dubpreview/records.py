@@ -24,6 +24,20 @@ class Word:
 
 
 @dataclass
+class Flag:
+    """Why a line is doubtful (see :mod:`dubpreview.integrity.flags` for the reasons).
+
+    ``reason`` one of the reasons there; ``language`` the target language it concerns
+    (None: the source line itself); ``detail`` a short human sentence (what was dropped,
+    repaired or measured).
+    """
+
+    reason: str
+    language: str | None = None
+    detail: str = ""
+
+
+@dataclass
 class Segment:
     """One line of dialogue (an utterance) and everything the dub knows about it.
 
@@ -42,6 +56,11 @@ class Segment:
         alternatives: target language -> translation candidates considered for length
             (``{"text", "score", "estimate_s"}``), shown so the user can pick or undo.
         shortened: target languages where a shorter candidate replaced the first choice.
+        avg_logprob: Whisper's mean token log-probability of the line's window (None for
+            imported cues); below -1.0 the line is flagged as low confidence.
+        no_speech_prob: Whisper's probability that the window held no speech.
+        flags: why the line is doubtful (:class:`Flag`), shown to the reviewer; a line with
+            a holding flag in a language is not spoken in it (:mod:`dubpreview.integrity.flags`).
     """
 
     id: int
@@ -58,6 +77,9 @@ class Segment:
     edited: list[str] = field(default_factory=list)
     alternatives: dict[str, list[dict]] = field(default_factory=dict)
     shortened: list[str] = field(default_factory=list)
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    flags: list[Flag] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -72,6 +94,7 @@ class Segment:
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["words"] = [Word(**w) for w in d.get("words", [])]
+        d["flags"] = [Flag(**f) for f in d.get("flags", [])]
         return cls(**d)
 
 

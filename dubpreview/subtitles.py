@@ -162,12 +162,16 @@ def cues_from_segments(segments: Iterable[Segment], lang: str | None = None) -> 
     """One cue per dubbed line, timed on the source utterance (seconds).
 
     ``lang=None`` takes the source transcript (``segment.text``), otherwise
-    ``segment.translation[lang]``. Muted lines and lines with no text are skipped.
+    ``segment.translation[lang]``. Muted lines, lines with no text and lines held out of the
+    dub in ``lang`` (:func:`dubpreview.integrity.flags.held`) are skipped: the subtitles of
+    a dub say what the dub says.
     """
+    from dubpreview.integrity.flags import held
+
     cues = []
     for seg in segments:
         text = seg.text if lang is None else seg.translation.get(lang, "")
         text = (text or "").strip()
-        if text and not seg.muted:
+        if text and not seg.muted and (lang is None or not held(seg, lang)):
             cues.append(Cue(seg.start, seg.end, text))
     return cues

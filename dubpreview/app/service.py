@@ -130,6 +130,9 @@ def targets_of(folder: Path) -> list[str]:
 def segment_rows(folder: Path, language: str | None = None) -> list[list]:
     """The segment table for ``language`` (default: the first target): one row per line,
     columns :data:`COLUMNS`; fit status from ``timing.json``."""
+    from dubpreview.integrity.flags import held
+    from dubpreview.integrity.flags import label as flag_label
+    from dubpreview.records import Segment
     from dubpreview.timing.report import fit_status
     from dubpreview.tts.voices import default_voice
 
@@ -150,6 +153,9 @@ def segment_rows(folder: Path, language: str | None = None) -> list[list]:
             fit = "not dubbed" if not seg["translation"].get(lang, "").strip() else "render to see"
         else:
             fit = fit_status(line)
+        doubt = flag_label(seg, lang)  # the reviewer goes to these first
+        if doubt:
+            fit = f"{doubt} · {'held: edit to dub' if held(Segment.from_dict(seg), lang) else fit}"
         rows.append([seg["id"], seg.get("speaker", ""), round(seg["start"], 2), round(seg["end"], 2),
                      seg["text"], seg["translation"].get(lang, ""),
                      seg.get("voice") or speaker_voice(state, seg.get("speaker", ""), lang) or voice,
@@ -385,6 +391,13 @@ def summary(folder: Path, result: DubResult | None = None) -> str:
         if tot.get("lines"):
             parts.append(f"{lang}: {tot['lines']} lines, speed max {tot['speed_max']:.2f}, "
                          f"{tot['lines_overflowing']} overrun")
+    cov = state.get("coverage")
+    if cov:
+        gaps = ", ".join(f"{s:.1f}-{e:.1f} s" for s, e in cov.get("uncovered", []))
+        parts.append(f"speech coverage {cov['share']:.0%}" + (f" (not in any line: {gaps})" if gaps else ""))
+    flagged = sum(1 for seg in state.get("segments", []) if seg.get("flags"))
+    if flagged:
+        parts.append(f"⚠ {flagged} lines to check (marked ⚠ in the table)")
     warnings = (result.warnings if result else state.get("warnings")) or []
     parts += [f"⚠ {w}" for w in warnings]
     return " · ".join(parts)

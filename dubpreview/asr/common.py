@@ -25,9 +25,60 @@ from dubpreview.records import Segment, Transcript, Word
 
 TASKS = ("transcribe", "translate")
 TRANSLATE_TEMPERATURE = 0.0
-"""Speech translation decodes at temperature 0 only: Whisper's fallback to sampling at
-higher temperatures (its default for transcription) made the same scene translate
-differently from run to run (chrF 15.0 and 16.3 against the same references)."""
+"""With the guards off, speech translation decodes at temperature 0 only (the behaviour
+before the guards: no fallback, so a loop at temperature 0 stays a loop)."""
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""openai/whisper ``transcribe()``'s temperature schedule: a window whose text compresses
+above 2.4 or whose mean log-probability is below -1 is decoded again at the next one."""
+SEED = 0
+"""Seed set before every decode (CTranslate2 / torch), so that the sampling of the
+temperature fallback gives the same text run after run (without it the same scene
+translated differently from run to run: chrF 15.0 and 16.3)."""
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How Whisper decodes (both backends; names as in openai/whisper ``transcribe()``).
+
+    ``beam_size`` 1 = greedy. ``temperatures``: the fallback schedule (one value = none);
+    ``compression_ratio_threshold`` / ``log_prob_threshold`` / ``no_speech_threshold``:
+    Whisper's own tests of a decoded window (2.4, -1.0, 0.6 are its defaults);
+    ``no_repeat_ngram_size`` and ``repetition_penalty``: CTranslate2 decoding constraints
+    (faster-whisper only; openai-whisper has no such option and ignores them);
+    ``hallucination_silence_threshold``: skip silent stretches of this many seconds around
+    a suspected hallucination (openai/whisper PR #1838; needs word timestamps).
+    """
+
+    beam_size: int = 5
+    temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    hallucination_silence_threshold: float | None = None
+
+    def for_task(self, task: str, guards: bool) -> "DecodeOptions":
+        """The options of one call: with the guards off, translation keeps to temperature 0
+        (:data:`TRANSLATE_TEMPERATURE`); with them on, transcription skips silences of 2 s
+        around suspected hallucinations."""
+        if not guards:
+            return replace(self, temperatures=(TRANSLATE_TEMPERATURE,)) if task == "translate" else self
+        if task == "transcribe" and self.hallucination_silence_threshold is None:
+            return replace(self, hallucination_silence_threshold=HALLUCINATION_SILENCE_S)
+        return self
+
+    def strict(self) -> "DecodeOptions":
+        """The options of a re-decode after a loop or a gap: beam 5, Whisper's fallback,
+        no 3-gram twice and a repetition penalty of 1.1 (CTranslate2), and no skipping of a
+        window as "no speech" (the VAD said there is speech there)."""
+        return replace(self, beam_size=max(self.beam_size, 5), temperatures=FALLBACK_TEMPERATURES,
+                       no_repeat_ngram_size=3, repetition_penalty=1.1, no_speech_threshold=None)
+
+
+HALLUCINATION_SILENCE_S = 2.0
+"""``hallucination_silence_threshold`` with the guards on (the value openai/whisper's
+PR #1838 suggests)."""
 LANGUAGE_ID_SECONDS = 30.0
 """Seconds of speech (regions joined) that language identification looks at: one Whisper window."""
 
@@ -105,6 +156,9 @@ def _clamp(t: float, lo: float, hi: float) -> float:
     return round(float(min(max(t, lo), hi)), 3)
 
 
+GUARDS_VERSION = 1
+"""Bumped when the guards change what a transcript holds (it is part of the cache key)."""
+
 DECODE_WINDOW_S = 600.0
 """Longest stretch of audio handed to the backend at once (seconds). Both Whisper backends
 compute the log-mel features of all they are given in one piece (faster-whisper's numpy
@@ -154,7 +208,8 @@ def finish_segments(raw: list[Segment], clips: list[tuple[float, float]]) -> lis
         words = [Word(start=_clamp(w.start, start, end), end=_clamp(max(w.end, w.start), start, end),
                       text=w.text.strip(), probability=float(w.probability))
                  for w in seg.words if w.text.strip()]
-        out.append(Segment(id=0, start=start, end=end, text=text, words=words))
+        out.append(Segment(id=0, start=start, end=end, text=text, words=words,
+                           avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob))
     out.sort(key=lambda s: (s.start, s.end))
     for i, seg in enumerate(out):
         seg.id = i
@@ -173,14 +228,18 @@ class ClipWhisperTranscriber(ABC):
         beam_size: 1 = greedy decoding; larger = beam search.
         condition_on_previous_text: feed the previous clip's text as prompt.
         vad: how speech regions are cut (:class:`VadOptions`).
+        guards: Whisper's temperature fallback for translation too, and skipping of
+            silences around suspected hallucinations (:meth:`DecodeOptions.for_task`).
     """
 
     name: str
     package: str
     model_id: str
 
-    def __init__(self, beam_size: int, condition_on_previous_text: bool, vad: VadOptions):
+    def __init__(self, beam_size: int, condition_on_previous_text: bool, vad: VadOptions, guards: bool = True):
         self.beam_size = beam_size
+        self.guards = guards
+        self.options = DecodeOptions(beam_size=beam_size)
         self.condition_on_previous_text = condition_on_previous_text
         self.vad = vad
         self._model = None
@@ -214,11 +273,34 @@ class ClipWhisperTranscriber(ABC):
         """Spoken language of ``speech`` (float32 ``(n,)``, 16 kHz; its first 30 s are used):
         ISO 639-1 code and probability in [0, 1]."""
 
+    @property
+    def options_id(self) -> str:
+        """The decoding options in a cache key: a change of beam or guards is a new transcript."""
+        return f"beam{self.beam_size}-guards{int(self.guards)}-v{GUARDS_VERSION if self.guards else 0}"
+
     @abstractmethod
     def _decode(self, audio: np.ndarray, language: str, task: str,
-                clips: list[tuple[float, float]]) -> list[Segment]:
+                clips: list[tuple[float, float]], options: DecodeOptions) -> list[Segment]:
         """The backend's raw segments (absolute seconds) of ``clips`` (seconds) of ``audio``,
-        for :func:`finish_segments`."""
+        decoded with ``options``, for :func:`finish_segments`. Each segment carries
+        Whisper's ``avg_logprob`` and ``no_speech_prob``."""
+
+    def decode_region(self, audio: np.ndarray, start: float, end: float, language: str,
+                      task: str = "transcribe", strict: bool = True) -> list[Segment]:
+        """Decode ``[start, end]`` seconds of ``audio`` (float32 ``(n,)``, 16 kHz) on its own,
+        as its own window, ``language`` forced: the re-decode of a loop or of speech the
+        first pass left out. ``strict`` uses :meth:`DecodeOptions.strict`. Returns clean
+        segments (absolute seconds, see :func:`finish_segments`), ids from 0."""
+        audio = check_audio(audio)
+        lo = max(0.0, start)
+        hi = min(len(audio) / SAMPLE_RATE, end)
+        if hi - lo < 0.1:
+            return []
+        options = self.options.for_task(task, self.guards)
+        options = options.strict() if strict else options
+        with self._compute():
+            raw = self._decode(audio, language, task, [(lo, hi)], options)
+        return finish_segments(raw, [(lo, hi)])
 
     def _compute(self) -> AbstractContextManager:
         """The context that language detection and decoding run in (none by default)."""
@@ -248,14 +330,15 @@ class ClipWhisperTranscriber(ABC):
             probability = 1.0
             if language is None:
                 language, probability = self.detect_language(language_id_audio(audio, clips))
+            options = self.options.for_task(task, self.guards)
             if duration <= DECODE_WINDOW_S:
-                raw = self._decode(audio, language, task, clips)
+                raw = self._decode(audio, language, task, clips, options)
             else:  # long scene: bounded feature memory, see DECODE_WINDOW_S
                 raw = []
                 for lo, hi, group in decode_windows(clips):
                     a, b = int(lo * SAMPLE_RATE), min(len(audio), int(np.ceil(hi * SAMPLE_RATE)) + 1)
                     lo = a / SAMPLE_RATE
-                    part = self._decode(audio[a:b], language, task, [(cs - lo, ce - lo) for cs, ce in group])
+                    part = self._decode(audio[a:b], language, task, [(cs - lo, ce - lo) for cs, ce in group], options)
                     raw += [_shifted(seg, lo) for seg in part]
         return Transcript(language=language, language_probability=probability,
                           segments=finish_segments(raw, clips), duration=duration)

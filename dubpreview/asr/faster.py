@@ -19,18 +19,21 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
 
     Args:
         cpu_threads: CTranslate2 intra-op threads (the model is loaded lazily with them).
-        beam_size: 1 = greedy decoding (fast); 5 = Whisper's beam search.
+        beam_size: 1 = greedy decoding; 5 = Whisper's beam search (the default: on 142 s of
+            speech it cost 39 s against greedy's 37 s, ``shared/models.md``; the content
+            bench, ``bench/content_results.md``, compares the words).
         condition_on_previous_text: feed the previous clip's text as prompt (off by
             default: it lets one misrecognition or loop leak into the next lines).
         vad: how speech regions are cut (:class:`~dubpreview.asr.common.VadOptions`).
+        guards: see :class:`~dubpreview.asr.common.ClipWhisperTranscriber`.
     """
 
     name = "faster-whisper"
     package = "faster-whisper"
 
-    def __init__(self, cpu_threads: int = 2, beam_size: int = 1, condition_on_previous_text: bool = False,
-                 vad: common.VadOptions = common.VadOptions()):
-        super().__init__(beam_size, condition_on_previous_text, vad)
+    def __init__(self, cpu_threads: int = 2, beam_size: int = 5, condition_on_previous_text: bool = False,
+                 vad: common.VadOptions = common.VadOptions(), guards: bool = True):
+        super().__init__(beam_size, condition_on_previous_text, vad, guards)
         self.cpu_threads = cpu_threads
         self.model_id = "whisper-base-ct2-" + registry.SOURCES["whisper-base"].sha256[:12]
 
@@ -51,12 +54,20 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
         language, probability, _ = self._whisper().detect_language(audio=speech)
         return language, float(probability)
 
-    def _decode(self, audio: np.ndarray, language: str, task: str, clips: list[tuple[float, float]]) -> list[Segment]:
+    def _decode(self, audio: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
+                options: common.DecodeOptions) -> list[Segment]:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(common.SEED)  # the fallback's sampling, reproducible
         segments, _info = self._whisper().transcribe(
-            audio, language=language, task=task, beam_size=self.beam_size, word_timestamps=task == "transcribe",
+            audio, language=language, task=task, beam_size=options.beam_size, word_timestamps=task == "transcribe",
             clip_timestamps=common.flat_clips(clips), vad_filter=False,
             condition_on_previous_text=self.condition_on_previous_text,
-            **({"temperature": common.TRANSLATE_TEMPERATURE} if task == "translate" else {}))
+            temperature=list(options.temperatures), compression_ratio_threshold=options.compression_ratio_threshold,
+            log_prob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,
+            no_repeat_ngram_size=options.no_repeat_ngram_size, repetition_penalty=options.repetition_penalty,
+            hallucination_silence_threshold=options.hallucination_silence_threshold if task == "transcribe" else None)
         return [Segment(id=0, start=s.start, end=s.end, text=s.text,
-                        words=[Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])])
+                        words=[Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])],
+                        avg_logprob=float(s.avg_logprob), no_speech_prob=float(s.no_speech_prob))
                 for s in segments]

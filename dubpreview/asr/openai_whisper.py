@@ -105,17 +105,21 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
     Args:
         threads: torch intra-op threads used while this backend runs (set around each
             call and restored after, since torch's setting is process-wide).
-        beam_size: 1 = greedy decoding; larger = beam search (slow on CPU).
+        beam_size: 1 = greedy decoding (the default here: openai-whisper's beam 5 took 131 s
+            against greedy's 46 s on 142 s of speech, ``shared/models.md``); larger = beam search.
         condition_on_previous_text: feed the previous clip's text as prompt (off by default).
         vad: how speech regions are cut (:class:`~dubpreview.asr.common.VadOptions`).
+        guards: see :class:`~dubpreview.asr.common.ClipWhisperTranscriber` (openai-whisper
+            has no ``no_repeat_ngram_size`` or ``repetition_penalty``: its re-decode relies on
+            the fallback and the repetition repair).
     """
 
     name = "openai-whisper"
     package = "openai-whisper"
 
     def __init__(self, threads: int = 2, beam_size: int = 1, condition_on_previous_text: bool = False,
-                 vad: common.VadOptions = common.VadOptions()):
-        super().__init__(beam_size, condition_on_previous_text, vad)
+                 vad: common.VadOptions = common.VadOptions(), guards: bool = True):
+        super().__init__(beam_size, condition_on_previous_text, vad, guards)
         self.threads = threads
         self.model_id = "whisper-base-openai-" + ct2_to_openai.CHECKPOINT_SHA256[:12]
         self.checkpoint: CheckpointStatus | None = None
@@ -160,14 +164,21 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
         language = max(probs, key=probs.get)
         return language, float(probs[language])
 
-    def _decode(self, audio: np.ndarray, language: str, task: str, clips: list[tuple[float, float]]) -> list[Segment]:
+    def _decode(self, audio: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
+                options: common.DecodeOptions) -> list[Segment]:
+        import torch
         import whisper
 
+        torch.manual_seed(common.SEED)  # the fallback's sampling, reproducible
+        temperatures = options.temperatures if len(options.temperatures) > 1 else options.temperatures[0]
         result = whisper.transcribe(
             self._whisper(), audio, verbose=None, language=language, task=task, word_timestamps=task == "transcribe",
             clip_timestamps=common.flat_clips(clips), condition_on_previous_text=self.condition_on_previous_text,
-            fp16=False, beam_size=self.beam_size if self.beam_size > 1 else None,
-            **({"temperature": common.TRANSLATE_TEMPERATURE} if task == "translate" else {}))
+            fp16=False, beam_size=options.beam_size if options.beam_size > 1 else None, temperature=temperatures,
+            compression_ratio_threshold=options.compression_ratio_threshold,
+            logprob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,
+            hallucination_silence_threshold=options.hallucination_silence_threshold if task == "transcribe" else None)
         return [Segment(id=0, start=s["start"], end=s["end"], text=s["text"],
-                        words=[Word(w["start"], w["end"], w["word"], w["probability"]) for w in s.get("words", [])])
+                        words=[Word(w["start"], w["end"], w["word"], w["probability"]) for w in s.get("words", [])],
+                        avg_logprob=float(s["avg_logprob"]), no_speech_prob=float(s["no_speech_prob"]))
                 for s in result["segments"]]

@@ -14,6 +14,7 @@ import numpy as np
 
 from dubpreview.diarize.der import DERResult, Turn, der, read_rttm  # noqa: F401
 from dubpreview.errors import DubError
+from dubpreview.integrity.words import text_of
 from dubpreview.records import Segment, Word
 
 
@@ -203,7 +204,7 @@ def assign_speakers(segments: list[Segment], diar: Diarization, split: bool = Tr
             ws = seg.words[a:b]
             d = seg.to_dict()
             d.update(start=seg.start if a == 0 else ws[0].start, end=seg.end if b == len(seg.words) else ws[-1].end,
-                     text="".join(w.text for w in ws).strip(), words=[vars(w) for w in ws], speaker=s,
+                     text=text_of(ws), words=[vars(w) for w in ws], speaker=s,
                      translation={})
             out.append(Segment.from_dict(d))
     for i, seg in enumerate(out):

@@ -42,6 +42,12 @@ class WordModel(BaseModel):
     probability: float = 1.0
 
 
+class FlagModel(BaseModel):
+    reason: str = Field(min_length=1, max_length=64)
+    language: str | None = None
+    detail: str = Field("", max_length=2000)
+
+
 class SegmentModel(BaseModel):
     """One line (:class:`dubpreview.records.Segment`); times in seconds, offset in ms."""
 
@@ -61,6 +67,9 @@ class SegmentModel(BaseModel):
     edited: list[str] = []
     alternatives: dict[str, list[dict[str, Any]]] = {}
     shortened: list[str] = []
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    flags: list[FlagModel] = []
 
     @field_validator("start", "end", "offset_ms")
     @classmethod
@@ -98,6 +107,8 @@ class SettingsModel(BaseModel):
     target_lufs: float = Field(-23.0, ge=-40, le=-10)
     bed_db: float = Field(0.0, ge=-40, le=12)
     audio_stream: int | None = Field(None, ge=0, le=64)
+    beam_size: int | None = Field(None, ge=1, le=10)
+    guards: bool = True
 
     @field_validator("timing", "mix")
     @classmethod

@@ -24,6 +24,7 @@ import numpy as np
 
 from dubpreview import languages
 from dubpreview.errors import BackendUnavailable
+from dubpreview.integrity.words import join_words
 from dubpreview.records import Segment
 from dubpreview.subtitles import Cue, read_cues
 
@@ -87,12 +88,12 @@ def assign_cues(segments: list[Segment], cues: list[Cue], tolerance_s: float = T
 
 
 def align_cues(segments: list[Segment], cues: list[Cue], tolerance_s: float = TOLERANCE_S) -> list[str]:
-    """One text per segment: its cues' texts joined by a space in time order, ``""`` if none.
+    """One text per segment: its cues' texts joined in time order (:func:`~dubpreview.integrity.words.join_words`), ``""`` if none.
 
     Orphaned cues are dropped here; use :func:`assign_cues` to see them.
     """
     assignment = assign_cues(segments, cues, tolerance_s)
-    return [" ".join(cues[k].text.strip() for k in ks) for ks in assignment.per_segment]
+    return [join_words([cues[k].text for k in ks]) for ks in assignment.per_segment]
 
 
 def _fmt_span(start: float, end: float) -> str:
@@ -155,4 +156,4 @@ class SubtitleImport:
                                      f"pass a file per target language")
         assignment = assign_cues(segments, self.cues, self.tolerance_s)
         self.warnings = report(segments, self.cues, assignment, self.tolerance_s, self.path.name)
-        return [" ".join(self.cues[k].text for k in ks) for ks in assignment.per_segment]
+        return [join_words([self.cues[k].text for k in ks]) for ks in assignment.per_segment]

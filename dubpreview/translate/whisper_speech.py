@@ -13,6 +13,7 @@ import numpy as np
 from dubpreview import languages
 from dubpreview.asr.base import SAMPLE_RATE, Transcriber
 from dubpreview.errors import BackendUnavailable, DubError
+from dubpreview.integrity.words import join_words
 from dubpreview.records import Segment
 
 PAD_S = 0.15
@@ -69,4 +70,16 @@ class WhisperSpeechTranslator:
         if b <= a:
             return ""
         result = self.transcriber.transcribe(audio[a:b], language=language, task="translate")
-        return " ".join(s.text for s in result.segments).strip()
+        return join_words([s.text for s in result.segments])
+
+    def retranslate(self, seg: Segment, source: str, audio: np.ndarray) -> str:
+        """A second translation of one line whose first one looped or overran: its audio
+        decoded again on its own with the strict options
+        (:meth:`~dubpreview.asr.common.ClipWhisperTranscriber.decode_region`); ``""`` when
+        the backend cannot decode a region."""
+        decode = getattr(self.transcriber, "decode_region", None)
+        if decode is None:
+            return ""
+        found = decode(np.asarray(audio, dtype=np.float32), seg.start - self.pad_s, seg.end + self.pad_s,
+                       languages.normalize(source), task="translate")
+        return join_words([s.text for s in found])

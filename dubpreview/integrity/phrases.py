@@ -1,0 +1,88 @@
+"""Whisper's known hallucinated phrases, kept only where the audio says they were spoken.
+
+Whisper was trained on subtitled video, and over silence, music or noise it writes the
+subtitlers' and YouTubers' stock lines. The list below is the one reported again and again
+in openai/whisper's discussions (#679 "A possible solution to Whisper hallucination",
+#928, #1783) and in Koenecke et al. 2024, "Careless Whisper: speech-to-text hallucination
+harms" (FAccT '24), for the languages this tool dubs. A phrase found in a line is kept only
+if the VAD scores at least :data:`MIN_SPEECH_SHARE` of the frames under its words as speech
+*and* its words align (mean word probability at least :data:`MIN_WORD_PROBABILITY`);
+otherwise it is removed, and the line is flagged (or dropped when nothing is left).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PHRASES: tuple[str, ...] = (
+    # en
+    "thank you for watching", "thanks for watching", "thank you so much for watching",
+    "please subscribe", "subscribe to my channel", "like and subscribe", "don't forget to subscribe",
+    "see you in the next video", "see you next time", "the next video is about",
+    "in the next video", "subtitles by", "subtitles by the amara.org community",
+    "transcribed by", "translated by", "captions by", "www.mooji.org", "amara.org",
+    # pt
+    "obrigado por assistir", "inscreva-se no canal", "legendas pela comunidade amara.org",
+    "até o próximo vídeo", "legendado por",
+    # es
+    "gracias por ver el video", "suscríbete al canal", "subtítulos realizados por la comunidad de amara.org",
+    "nos vemos en el próximo video",
+    # fr
+    "merci d'avoir regardé", "sous-titrage société radio-canada", "sous-titres réalisés par la communauté d'amara.org",
+    "abonnez-vous",
+    # it
+    "grazie per la visione", "sottotitoli creati dalla comunità amara.org", "iscriviti al canale",
+    # cs
+    "děkuji za pozornost", "titulky vytvořil", "titulky: ",
+    # de
+    "untertitel im auftrag des zdf", "untertitel der amara.org-community", "vielen dank fürs zuschauen",
+)
+MIN_SPEECH_SHARE = 0.5
+"""Share of VAD frames under a phrase that must be speech for it to stay."""
+MIN_WORD_PROBABILITY = 0.5
+"""Mean word probability (Whisper's alignment) a phrase's words need to stay."""
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w'.:-]+", " ", text.lower()).split())
+
+
+def _word_norm(text: str) -> str:
+    return re.sub(r"[^\w]+", "", text.lower())
+
+
+@dataclass(frozen=True)
+class Match:
+    """A known phrase found in a line: ``phrase``, and its words ``first``..``last``
+    (indices into the line's words; -1 when the line has no words)."""
+
+    phrase: str
+    first: int
+    last: int
+
+
+def find(text: str, words: list[str]) -> list[Match]:
+    """The known phrases in a line of ``text`` with word texts ``words``; each located on
+    the words when they spell it out."""
+    norm = _norm(text)
+    wn = [_word_norm(w) for w in words]
+    out = []
+    for phrase in PHRASES:
+        if phrase.strip() not in norm:
+            continue
+        target = [_word_norm(p) for p in phrase.split() if _word_norm(p)]
+        first = last = -1
+        for i in range(len(wn) - len(target) + 1):
+            if wn[i:i + len(target)] == target:
+                first, last = i, i + len(target) - 1
+                break
+        if out and first >= 0 and any(m.first <= first <= m.last for m in out):
+            continue  # a shorter phrase inside one already found
+        out.append(Match(phrase, first, last))
+    return out
+
+
+def supported(speech_share: float, word_probability: float) -> bool:
+    """True when the audio under a phrase holds speech and its words align (see the module)."""
+    return speech_share >= MIN_SPEECH_SHARE and word_probability >= MIN_WORD_PROBABILITY
