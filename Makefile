@@ -32,6 +32,7 @@ stress: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/content.py --quick
 
 clean:
 	rm -rf $(VENV) dubpreview-demo

@@ -166,3 +166,21 @@ def test_speech_left_out_by_the_first_pass_is_recovered_or_reported():
     assert before.share < 0.9 and any(s < lost.end and e > lost.start for s, e in before.uncovered)
     if back:
         assert result.coverage.share > before.share
+
+
+def test_speech_translation_hallucinations_and_respellings_are_not_spoken():
+    """The fillets-ng cabin1 cases (Whisper base speech translation, cs -> en): stock lines
+    where the actor said something else, and Czech respelled instead of translated."""
+    from dubpreview.integrity.translation_guard import guard_translations
+
+    segs = [Segment(0, 0.0, 1.5, "Rádo se stalo."), Segment(1, 2.0, 4.0, "Tak budou... Uvidíme."),
+            Segment(2, 5.0, 9.0, "Potopený vrák, kostra papouška, lidská lebka, převrácená kolébka."),
+            Segment(3, 10.0, 12.0, "Kde vidíš tu kolébku?")]
+    texts = ["Thanks for watching.", "We'll see. Thank you for watching.",
+             "Potopenivrak, Kostra Patushka, Litska Alekka, Przeveracenakolepka",
+             "Where do you see the cradle?"]
+    out = guard_translations(segs, texts, "en")
+    assert out[0] == "" and out[1] == "We'll see"
+    assert [f.reason for f in segs[0].flags] == [flags.PHRASE_DROPPED]
+    assert flags.held(segs[2], "en") and not flags.held(segs[3], "en") and not segs[3].flags
+    assert out[3] == texts[3]

@@ -33,7 +33,7 @@ from dubpreview.records import Segment
 
 LOW_LOGPROB = -1.0
 """openai/whisper ``transcribe()``'s ``logprob_threshold``: below it a window is doubtful."""
-GUARD_VERSION = 1
+GUARD_VERSION = 2
 """Bumped when a guard rule changes (part of the cache keys of guarded transcripts and translations)."""
 REDECODE_PAD_S = 0.2
 """Seconds of audio added on each side of a line or gap decoded again on its own."""
@@ -152,7 +152,7 @@ class _Guard:
                 text = text_of(words)
             else:
                 words = []
-                text = re.sub(re.escape(match.phrase), "", seg.text, flags=re.IGNORECASE).strip(" ,.!?-")
+                text = phrases.remove(seg.text, match.phrase)
             if not re.search(r"\w", text):
                 self.dropped.append({"start": seg.start, "end": seg.end, "text": seg.text, "reason": reason})
                 return []

@@ -7,7 +7,9 @@ text on hand, the test is lexical and documented: a translation is *untranslated
 ignoring case and punctuation, it equals the source (two words or more, or one of
 :data:`MIN_SAME_CHARS` letters), or when at least
 :data:`MAX_COPIED_SHARE` of its content words (:data:`MIN_WORD_CHARS` letters or more, not
-capitalised inside the sentence, so names are allowed through) are words of the source line.
+capitalised inside the sentence, so names are allowed through) are words of the source line,
+or when its letters are the source's respelled (:func:`spelling_similarity` of at least
+:data:`MAX_SPELLING_SIMILARITY`, for translations of :data:`MIN_SAME_CHARS` letters or more).
 Related languages share words ("no", "a", "original"): the thresholds keep those below the
 line.
 
@@ -21,6 +23,7 @@ translation runs 0.8-1.4 times the source's words.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_COPIED_SHARE = 0.6
 """Share of a translation's content words found in its source that marks it untranslated."""
@@ -28,6 +31,9 @@ MIN_WORD_CHARS = 4
 """Shorter words are not counted (function words shared between languages)."""
 MIN_SAME_CHARS = 8
 """A one-word line copied as is counts only from this length ("Okay." and names pass)."""
+MAX_SPELLING_SIMILARITY = 0.5
+"""Letter 3-gram Dice similarity to the source from which a translation is the source respelled
+(Whisper's speech translation transliterates Czech it cannot translate)."""
 MIN_CONTENT_WORDS = 2
 """Fewer content words than this: only the equality test applies."""
 
@@ -44,6 +50,21 @@ def _words(text: str) -> list[str]:
 
 def _norm(text: str) -> str:
     return " ".join(w.lower() for w in _words(text))
+
+
+def _letters(text: str) -> str:
+    """Lower-case letters of ``text`` with the diacritics taken off (NFKD), nothing else."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if c.isalpha() and not unicodedata.combining(c))
+
+
+def spelling_similarity(source: str, translation: str) -> float:
+    """Dice coefficient of the letter 3-grams of both texts (diacritics and spaces removed):
+    near 1 when the translation is the source respelled ("Potopený vrák" -> "Potopenivrak")."""
+    a, b = _letters(source), _letters(translation)
+    ga = {a[i:i + 3] for i in range(len(a) - 2)}
+    gb = {b[i:i + 3] for i in range(len(b) - 2)}
+    return 2 * len(ga & gb) / (len(ga) + len(gb)) if ga and gb else 0.0
 
 
 def copied_share(source: str, translation: str) -> tuple[float, int]:
@@ -69,6 +90,9 @@ def untranslated(source: str, translation: str) -> str | None:
     share, n = copied_share(source, translation)
     if n >= MIN_CONTENT_WORDS and share >= MAX_COPIED_SHARE:
         return f"{share:.0%} of its words are the source's"
+    similar = spelling_similarity(source, translation)
+    if len(_letters(translation)) >= MIN_SAME_CHARS and similar >= MAX_SPELLING_SIMILARITY:
+        return f"the source respelled (letter 3-gram similarity {similar:.2f})"
     return None
 
 

@@ -86,3 +86,9 @@ def find(text: str, words: list[str]) -> list[Match]:
 def supported(speech_share: float, word_probability: float) -> bool:
     """True when the audio under a phrase holds speech and its words align (see the module)."""
     return speech_share >= MIN_SPEECH_SHARE and word_probability >= MIN_WORD_PROBABILITY
+
+
+def remove(text: str, phrase: str) -> str:
+    """``text`` without ``phrase`` (any case) and the punctuation left around it."""
+    out = re.sub(re.escape(phrase), "", text, flags=re.IGNORECASE)
+    return " ".join(out.split()).strip(" ,.!?;:-")

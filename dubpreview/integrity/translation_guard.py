@@ -8,7 +8,10 @@ For each line's translation (lines the user edited in that language are left alo
    line's audio again with the strict options); a clean result replaces it (``re-decoded``);
    otherwise the loop is collapsed (``repetition repaired``; ``degenerate`` holds it when it
    stays) and a text still too long is cut to what fits (``rate ceiling``);
-2. a translation that is the source text (:func:`~dubpreview.integrity.language.untranslated`)
+2. a known hallucinated phrase (:mod:`~dubpreview.integrity.phrases`: "Thanks for watching.")
+   that the source line does not hold is translated again, or removed (``phrase dropped``;
+   a line with nothing left is not dubbed);
+3. a translation that is the source text (:func:`~dubpreview.integrity.language.untranslated`)
    is flagged ``untranslated``, one that says far more than the source
    (:func:`~dubpreview.integrity.language.added_words`) ``words added``: both are held, not
    spoken until the user edits them.
@@ -18,9 +21,10 @@ Human translations imported from a subtitle file are not guarded: they are a per
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
-from dubpreview.integrity import flags, language, rate, repetition
+from dubpreview.integrity import flags, language, phrases, rate, repetition
 from dubpreview.integrity.asr_guard import line_slots
 from dubpreview.records import Segment
 
@@ -57,7 +61,23 @@ def guard_translations(segments: list[Segment], texts: list[str], target: str, a
                 if rate.too_long(text, slot, accepted_speed):
                     flags.add(seg, flags.RATE_CEILING, f"cut to what {slot:.1f} s can hold: {text[:80]!r}", target)
                     text = rate.shorten(text, slot, accepted_speed)
-        for src in (sources[i] if sources else [seg.text]):
+        srcs = sources[i] if sources else [seg.text]
+        found = [m.phrase for m in phrases.find(text, []) if not any(phrases.find(src, []) for src in srcs)]
+        if found:  # Whisper's stock lines in a translation the source never said
+            again = retranslate(seg) if retranslate else ""
+            if again.strip() and not phrases.find(again, []) and not bad(again):
+                flags.add(seg, flags.REDECODED, f"the first translation was a known hallucination: {text[:80]!r}",
+                          target)
+                text = again
+            else:
+                before = text
+                for phrase in found:
+                    text = phrases.remove(text, phrase)
+                flags.add(seg, flags.PHRASE_DROPPED, f"known hallucination removed from {before[:80]!r}"
+                          + ("; nothing left to say" if not re.search(r"\w", text) else ""), target)
+                if not re.search(r"\w", text):
+                    text = ""
+        for src in srcs:
             why = language.untranslated(src, text)
             if why:
                 flags.add(seg, flags.UNTRANSLATED, why, target)
