@@ -65,6 +65,9 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guards", action=argparse.BooleanOptionalAction, default=True,
                    help="check what the dub says: repetition loops, known hallucinated phrases, lines too long "
                         "for their slot, speech left out, untranslated lines (default: on)")
+    p.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=True,
+                   help="Whisper's temperature fallback when a window looks wrong (compression ratio, "
+                        "log probability); off = temperature 0 only, deterministic (default: on)")
     p.add_argument("--translator", default=None,
                    help="translation backend: bergamot, whisper-translate, transformers (default: chosen per pair)")
     p.add_argument("--hf-model", default=None, help="transformers MT model: hub name or local folder")
@@ -186,7 +189,8 @@ def _settings(args, targets: list[str], source: str | None, translator: str | No
                                              max_lateness_s=args.max_lateness, smoothing=args.smoothing),
                        mix=MixSettings(), separation=args.separation, target_lufs=args.target_lufs,
                        bed_db=args.bed_db, audio_stream=getattr(args, "audio_stream", None),
-                       beam_size=args.beam_size, guards=args.guards)
+                       beam_size=args.beam_size, guards=args.guards,
+                       fallback=getattr(args, "fallback", True))
 
 
 def _run(source: Path, settings, output, project, table: bool = False) -> None:

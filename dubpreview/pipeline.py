@@ -57,7 +57,8 @@ class DubSettings:
     :mod:`dubpreview.media.streams`). ``beam_size``: Whisper's beam (1 = greedy; None = the
     backend's default: 5 for faster-whisper, 1 for openai-whisper). ``guards``: the
     integrity guards after ASR and translation (:mod:`dubpreview.integrity`; off = the
-    first pass as Whisper gave it, for comparison in ``bench/content.py``).
+    first pass as Whisper gave it, for comparison in ``bench/content.py``). ``fallback``:
+    Whisper's temperature fallback on the first pass (off = temperature 0 only, deterministic).
     """
 
     targets: list[str]
@@ -82,6 +83,7 @@ class DubSettings:
     audio_stream: int | None = None
     beam_size: int | None = None
     guards: bool = True
+    fallback: bool = True
 
     def public(self) -> dict:
         """The settings as stored in ``project.json``."""
@@ -94,6 +96,7 @@ class DubSettings:
             "voice_refine": self.voice_refine, "voice_library": self.voice_library, "save_voices": self.save_voices,
             "separation": self.separation, "target_lufs": self.target_lufs, "bed_db": self.bed_db,
             "audio_stream": self.audio_stream, "beam_size": self.beam_size, "guards": self.guards,
+            "fallback": self.fallback,
         }
 
 
@@ -291,7 +294,7 @@ def transcriber_for(settings: DubSettings):
     from dubpreview.asr.select import get_transcriber
 
     threads = {"faster-whisper": "cpu_threads", "openai-whisper": "threads"}.get(settings.asr, "threads")
-    opts = {threads: settings.threads, "guards": settings.guards}
+    opts = {threads: settings.threads, "guards": settings.guards, "fallback": settings.fallback}
     if settings.beam_size is not None:
         opts["beam_size"] = settings.beam_size
     return get_transcriber(settings.asr, **opts)
@@ -387,7 +390,7 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
                 else:
                     st["status"] = "cached"
             warnings += list(getattr(translator, "warnings", []))
-            if settings.guards and not settings.translation_file:
+            if settings.guards and not settings.translation_file and hop_source != hop_target:  # not identity
                 texts = _guard_translation(project, translator, hop_segments, texts, tkey, hop_source, target,
                                            audio16, settings, stages)
             hop_segments = [replace(seg, text=text, words=[]) for seg, text in zip(hop_segments, texts)]
@@ -595,7 +598,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
             text, v = seg.translation[lang], seg.voice or by_speaker.get(seg.speaker, voice)
             param = synthesis_speed(p.speed, exponent, timing.speed_step)
             tried: dict[float, tuple[np.ndarray, Path]] = {}
-            for _ in range(4):  # the first try and at most three corrections: the TTS varies per line
+            for _ in range(2):  # the first try and at most one correction (an edit's cost stays bounded)
                 tried[param] = _line_clip(project, synth, text, lang, v, param, counts)
                 better = corrected_synthesis_speed(param, natural, natural / p.speed,
                                                    len(tried[param][0]) / synth.sample_rate, exponent,
@@ -613,12 +616,28 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     targets = [min(p.start, p.desired_start) for p in planned.placements]
     rates = [round(nat / dur, 4) if dur > 0 else 1.0 for nat, dur in zip(naturals, durations)]
     report = place(active, durations, rates, timing, duration, targets=targets)
+    _flag_overruns(active, report, lang, duration)
     report.clips = [path.relative_to(project.root).as_posix() for _, path in clips]  # a folder that moves keeps working
     report.naturals = naturals
     report.synthesis_speeds = params
     lines = [MixedLine(p.start, samples, synth.sample_rate, seg.start, seg.end)
              for p, (samples, _), seg in zip(report.placements, clips, active)]
     return report, lines
+
+
+def _flag_overruns(segments: list[Segment], report: TimingReport, lang: str, duration: float) -> None:
+    """Flag :data:`~dubpreview.integrity.flags.OVERRUN` on the lines of ``lang`` that end
+    more than ``OVERRUN_S`` after their slot or past the scene's end (``duration``, seconds;
+    the stem stops there), clearing the flag where a new fit no longer overruns."""
+    from dubpreview.integrity import flags
+
+    for seg, p in zip(segments, report.placements):
+        seg.flags = [f for f in seg.flags if (f.reason, f.language) != (flags.OVERRUN, lang)]
+        past_end = p.start + p.duration - duration
+        if past_end > 0.05:
+            flags.add(seg, flags.OVERRUN, f"runs {past_end:.1f} s past the end of the scene: cut there", lang)
+        elif p.overflow > flags.OVERRUN_S:
+            flags.add(seg, flags.OVERRUN, f"ends {p.overflow:.1f} s after its slot at {p.speed:.2f}x", lang)
 
 
 def _export_wav(reader, path: Path, gain: float = 1.0) -> Path:

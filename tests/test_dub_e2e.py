@@ -18,7 +18,9 @@ import jiwer
 import numpy as np
 import pytest
 
+from dubpreview.integrity import flags
 from dubpreview.pipeline import DubSettings, dub
+from dubpreview.records import Segment
 
 DATA = Path(__file__).parent / "data"
 DEMO = Path(__file__).parents[1] / "demo"
@@ -75,9 +77,12 @@ def test_project_folder_and_timing_report(run):
     state = json.loads((root / "project.json").read_text())
     assert state["schema_version"] == 1 and state["source_language"] == "en"
     segs = state["segments"]
-    assert len(segs) >= 3 and all(s["translation"].get("pt") for s in segs)
+    # a line the guards hold (flagged, e.g. words the source never said) is shown, not spoken
+    spoken = [s for s in segs if s["translation"].get("pt") and not s.get("muted")
+              and not flags.held(Segment.from_dict(s), "pt")]
+    assert len(spoken) >= 3 and all(s["flags"] for s in segs if s not in spoken and not s.get("muted"))
     timing = json.loads((root / "timing.json").read_text())["languages"]["pt"]
-    assert len(timing["lines"]) == len(segs)
+    assert [line["segment_id"] for line in timing["lines"]] == [s["id"] for s in spoken]
     assert all(1.0 <= line["speed"] <= 1.3 for line in timing["lines"])
     for name in ("dub.pt.wav", "mix.pt.wav", "subtitles.pt.srt", "subtitles.pt.vtt",
                  "subtitles.source-en.srt", "subtitles.source-en.vtt"):
@@ -94,6 +99,11 @@ def test_project_folder_and_timing_report(run):
         clip = resample(clip, clip_rate, rate)
         assert abs(len(clip) / rate - line["duration"]) <= 0.02, line
         lo = max(0, int((line["start"] - 0.25) * rate))
+        inside = len(stem) - int(line["start"] * rate)  # a line past the scene's end is cut there, and flagged
+        if inside < len(clip) - int(0.05 * rate):
+            seg = next(s for s in segs if s["id"] == line["segment_id"])
+            assert any(f["reason"] == flags.OVERRUN and f["language"] == "pt" for f in seg["flags"]), seg
+            clip = clip[:max(inside - int(0.3 * rate), int(0.3 * rate))]
         window = stem[lo: lo + len(clip) + int(0.5 * rate)]
         lag = int(np.argmax(correlate(window, clip, mode="valid", method="fft")))
         measured = (lo + lag) / rate

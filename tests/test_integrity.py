@@ -98,6 +98,16 @@ def test_a_held_line_is_spoken_again_once_the_user_edits_it():
     assert not flags.held(seg, "pt")
 
 
+def test_a_recovered_line_that_repeats_its_neighbour_is_an_echo():
+    from dubpreview.integrity.asr_guard import _echo
+
+    okay = Segment(4, 8.52, 8.88, "Okay.")
+    assert _echo(Segment(5, 8.93, 9.11, "okay"), [okay]) is okay
+    assert _echo(Segment(5, 7.9, 8.4, "So, okay."), [Segment(6, 8.5, 9.5, "So okay, let's go.")]) is not None
+    assert _echo(Segment(5, 8.93, 9.11, "Right."), [okay]) is None
+    assert _echo(Segment(5, 10.5, 11.0, "Okay."), [okay]) is None  # far enough to be said again
+
+
 def test_coverage_counts_speech_outside_lines():
     cov = coverage.measure([(0.0, 10.0), (12.0, 20.0)], [(0.0, 10.0), (12.0, 15.0)])
     assert cov.speech_s == pytest.approx(18.0)
@@ -118,13 +128,15 @@ def looped(tmp_path_factory) -> Path:
 
 
 def test_a_degenerate_line_never_reaches_synthesis(looped, tmp_path):
-    """Real models end to end: the first pass loops (checked in the cached transcript), the
-    guard re-decodes or repairs it, and no line synthesized or subtitled is degenerate or
-    runs more than 1 s past its slot."""
+    """Real models end to end: the first pass (beam 5 at temperature 0, without the fallback:
+    deterministic, where the fallback's sampling may or may not escape the loop) loops,
+    checked in the cached transcript; the guard re-decodes or repairs it, and no line
+    synthesized or subtitled is degenerate or runs more than 1 s past its slot."""
     from dubpreview.pipeline import DubSettings, dub
 
     result = dub(looped, DubSettings(targets=["pt"], source_language="en", diarize=False, voice_match=False,
-                                     separation="none"), output=tmp_path / "loop.dub-pt.m4a")
+                                     separation="none", beam_size=5, fallback=False),
+                 output=tmp_path / "loop.dub-pt.m4a")
     first = [json.loads(p.read_text()) for p in (result.project / "cache" / "asr").glob("*.json")]
     assert any(repetition.is_degenerate(s["text"]) for f in first for s in f["segments"]), \
         "the looped audio no longer makes Whisper loop: the test needs another degenerate case"

@@ -230,16 +230,22 @@ class ClipWhisperTranscriber(ABC):
         vad: how speech regions are cut (:class:`VadOptions`).
         guards: Whisper's temperature fallback for translation too, and skipping of
             silences around suspected hallucinations (:meth:`DecodeOptions.for_task`).
+        fallback: Whisper's temperature fallback (:data:`FALLBACK_TEMPERATURES`) on the first
+            pass; off = temperature 0 only, deterministic (a re-decode by the guards always
+            falls back, :meth:`DecodeOptions.strict`).
     """
 
     name: str
     package: str
     model_id: str
 
-    def __init__(self, beam_size: int, condition_on_previous_text: bool, vad: VadOptions, guards: bool = True):
+    def __init__(self, beam_size: int, condition_on_previous_text: bool, vad: VadOptions, guards: bool = True,
+                 fallback: bool = True):
         self.beam_size = beam_size
         self.guards = guards
-        self.options = DecodeOptions(beam_size=beam_size)
+        self.fallback = fallback
+        self.options = DecodeOptions(beam_size=beam_size,
+                                     temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,))
         self.condition_on_previous_text = condition_on_previous_text
         self.vad = vad
         self._model = None
@@ -276,7 +282,8 @@ class ClipWhisperTranscriber(ABC):
     @property
     def options_id(self) -> str:
         """The decoding options in a cache key: a change of beam or guards is a new transcript."""
-        return f"beam{self.beam_size}-guards{int(self.guards)}-v{GUARDS_VERSION if self.guards else 0}"
+        return (f"beam{self.beam_size}-guards{int(self.guards)}-v{GUARDS_VERSION if self.guards else 0}"
+                + ("" if self.fallback else "-t0"))
 
     @abstractmethod
     def _decode(self, audio: np.ndarray, language: str, task: str,

@@ -32,8 +32,8 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
     package = "faster-whisper"
 
     def __init__(self, cpu_threads: int = 2, beam_size: int = 5, condition_on_previous_text: bool = False,
-                 vad: common.VadOptions = common.VadOptions(), guards: bool = True):
-        super().__init__(beam_size, condition_on_previous_text, vad, guards)
+                 vad: common.VadOptions = common.VadOptions(), guards: bool = True, fallback: bool = True):
+        super().__init__(beam_size, condition_on_previous_text, vad, guards, fallback)
         self.cpu_threads = cpu_threads
         self.model_id = "whisper-base-ct2-" + registry.SOURCES["whisper-base"].sha256[:12]
 

@@ -118,8 +118,8 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
     package = "openai-whisper"
 
     def __init__(self, threads: int = 2, beam_size: int = 1, condition_on_previous_text: bool = False,
-                 vad: common.VadOptions = common.VadOptions(), guards: bool = True):
-        super().__init__(beam_size, condition_on_previous_text, vad, guards)
+                 vad: common.VadOptions = common.VadOptions(), guards: bool = True, fallback: bool = True):
+        super().__init__(beam_size, condition_on_previous_text, vad, guards, fallback)
         self.threads = threads
         self.model_id = "whisper-base-openai-" + ct2_to_openai.CHECKPOINT_SHA256[:12]
         self.checkpoint: CheckpointStatus | None = None

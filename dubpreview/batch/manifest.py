@@ -24,7 +24,7 @@ CSV (version 1 by its header): one row per scene, columns ``input``, ``to`` (``p
 Settings (as the ``dub`` command's options): ``from``, ``asr``, ``translator``,
 ``translation``, ``hf_model``, ``voice``, ``threads``, ``speakers``, ``diarize``,
 ``voice_match``, ``separation``, ``target_lufs``, ``bed_db``, ``max_speed``,
-``accepted_speed``, ``max_lateness``, ``smoothing``, ``audio_stream``, ``beam_size``, ``guards``.
+``accepted_speed``, ``max_lateness``, ``smoothing``, ``audio_stream``, ``beam_size``, ``guards``, ``fallback``.
 
 Every scene becomes a project folder inside the batch output folder: ``output`` (default:
 the input's file name without extension) must stay inside it, and two scenes may not
@@ -47,7 +47,8 @@ MANIFEST_VERSION = 1
 
 SETTING_FIELDS = ("from", "asr", "translator", "translation", "hf_model", "voice", "threads", "speakers",
                   "diarize", "voice_match", "separation", "target_lufs", "bed_db", "max_speed",
-                  "accepted_speed", "max_lateness", "smoothing", "audio_stream", "beam_size", "guards")
+                  "accepted_speed", "max_lateness", "smoothing", "audio_stream", "beam_size", "guards",
+                  "fallback")
 """The per-scene settings a manifest may give (the ``dub`` command's options)."""
 
 
@@ -77,6 +78,7 @@ class SceneSettings(BaseModel):
     audio_stream: int | None = Field(None, ge=0, le=64)
     beam_size: int | None = Field(None, ge=1, le=10)
     guards: bool | None = None
+    fallback: bool | None = None
 
     @field_validator("translation")
     @classmethod

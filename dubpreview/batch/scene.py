@@ -71,7 +71,7 @@ def dub_settings(job: SceneJob):
                                ("voice_match", "voice_match"), ("separation", "separation"),
                                ("target_lufs", "target_lufs"), ("bed_db", "bed_db"),
                                ("audio_stream", "audio_stream"), ("beam_size", "beam_size"),
-                               ("guards", "guards")) if s.get(key) is not None})
+                               ("guards", "guards"), ("fallback", "fallback")) if s.get(key) is not None})
     check_options(settings.separation, settings.target_lufs, settings.bed_db)
     return settings
 

@@ -13,7 +13,9 @@
    hears speech under their words and the words align; otherwise they are removed (flag
    ``phrase dropped``), and a line with nothing left is dropped and listed;
 3. VAD speech of more than a second that no line covers is decoded again as its own window,
-   language forced; what it finds is added (flag ``recovered``); the rest is reported
+   language forced; what it finds is added (flag ``recovered``), except a line that only
+   repeats the words of the line next to it (within :data:`ECHO_S`: the padded window heard
+   the neighbour again, listed as dropped); the rest is reported
    (:class:`~dubpreview.integrity.coverage.Coverage`);
 4. a line whose window scored a mean log-probability below -1.0 is flagged ``low confidence``.
 """
@@ -33,10 +35,33 @@ from dubpreview.records import Segment
 
 LOW_LOGPROB = -1.0
 """openai/whisper ``transcribe()``'s ``logprob_threshold``: below it a window is doubtful."""
-GUARD_VERSION = 2
+GUARD_VERSION = 3
 """Bumped when a guard rule changes (part of the cache keys of guarded transcripts and translations)."""
 REDECODE_PAD_S = 0.2
 """Seconds of audio added on each side of a line or gap decoded again on its own."""
+ECHO_S = 1.0
+"""A recovered line whose words are those at the near end of a line at most this many seconds
+away is the neighbour heard again, not new speech."""
+
+
+def _norm_words(text: str) -> list[str]:
+    return re.findall(r"\w+(?:'\w+)?", text.lower())
+
+
+def _echo(seg: Segment, lines: list[Segment]) -> Segment | None:
+    """The line of ``lines`` that ``seg`` only repeats (its words equal the last words of a line
+    ending at most :data:`ECHO_S` before it, or the first words of one starting at most that
+    long after it), else None."""
+    words = _norm_words(seg.text)
+    if not words:
+        return None
+    for o in lines:
+        other = _norm_words(o.text)
+        if 0 <= seg.start - o.end <= ECHO_S and other[-len(words):] == words:
+            return o
+        if 0 <= o.start - seg.end <= ECHO_S and other[:len(words)] == words:
+            return o
+    return None
 
 
 @dataclass
@@ -191,6 +216,11 @@ def guard_transcript(transcriber, audio: np.ndarray, segments: list[Segment], la
                  and not any(min(s.end, o.end) - max(s.start, o.start) > 0.5 * s.duration for o in out)]
         for seg, slot in zip(found, line_slots(found)):
             for s in g.line(seg, slot, redecode=False):
+                echo = _echo(s, out)
+                if echo is not None:
+                    g.dropped.append({"start": s.start, "end": s.end, "text": s.text,
+                                      "reason": f"repeats line {echo.start:.1f}-{echo.end:.1f} s next to it"})
+                    continue
                 flags.add(s, flags.RECOVERED, f"speech at {lo:.1f}-{hi:.1f} s that the first pass left out")
                 out.append(s)
                 recovered += 1

@@ -109,6 +109,7 @@ class SettingsModel(BaseModel):
     audio_stream: int | None = Field(None, ge=0, le=64)
     beam_size: int | None = Field(None, ge=1, le=10)
     guards: bool = True
+    fallback: bool = True
 
     @field_validator("timing", "mix")
     @classmethod
