@@ -39,6 +39,25 @@ def test_the_state_a_run_writes_is_valid_and_round_trips():
     assert s.targets == ["pt"] and s.timing.max_speed == 1.3
 
 
+@settings(max_examples=60, deadline=None)
+@given(lufs=st.floats(-60, 5, allow_nan=False), bed=st.floats(-60, 20, allow_nan=False))
+def test_any_mix_value_the_cli_accepts_is_kept_by_project_json(lufs, bed):
+    """The CLI's own check (``check_options``) and the schema agree on one range: a value the
+    first run accepts (``--target-lufs -8``) never makes every later run refuse the project."""
+    from dubpreview.cli import build_parser
+    from dubpreview.mix.programme import check_options
+
+    try:
+        check_options("auto", lufs, bed)
+    except DubError:
+        return
+    args = build_parser().parse_args(["dub", "scene.mp4", "--to", "pt", f"--target-lufs={lufs}", f"--bed-db={bed}"])
+    state = valid_state()
+    state["settings"] = DubSettings(targets=["pt"], target_lufs=args.target_lufs, bed_db=args.bed_db).public()
+    back = settings_from_state(check_state(json.loads(json.dumps(state))))
+    assert (back.target_lufs, back.bed_db) == (lufs, bed)
+
+
 @pytest.mark.parametrize("change, needle", [
     (lambda s: s.update(schema_version=99), "newer dubpreview (schema 99)"),
     (lambda s: s.pop("source"), "source: Field required"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE
 from dubpreview.separate import METHODS as SEPARATION_CHOICES
 
 from . import service, speakers
@@ -99,9 +100,10 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                     separation = gr.Dropdown(list(SEPARATION_CHOICES), value="auto", label="Dialogue separation",
                                              info="auto: spleeter for stereo/mono, centre channel for 5.1; "
                                                   "none: duck the whole original", elem_id="dp-separation")
-                    target_lufs = gr.Number(value=-23.0, label="Programme loudness (LUFS)", minimum=-40, maximum=-5,
+                    target_lufs = gr.Number(value=-23.0, label="Programme loudness (LUFS)", minimum=TARGET_LUFS_RANGE[0],
+                                            maximum=TARGET_LUFS_RANGE[1],
                                             info="EBU R128 broadcast -23; streaming -14 to -16", elem_id="dp-lufs")
-                    bed_db = gr.Slider(-40, 12, value=0.0, step=0.5, label="Music & effects bed (dB)",
+                    bed_db = gr.Slider(*BED_DB_RANGE, value=0.0, step=0.5, label="Music & effects bed (dB)",
                                        elem_id="dp-bed")
                     mix_btn = gr.Button("Apply to the open project and render", size="sm", elem_id="dp-mix")
                 run_btn = gr.Button("Run", variant="primary", elem_id="dp-run")

@@ -41,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dubpreview.errors import DubError
+from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE
 
 MANIFEST_VERSION = 1
 """The manifest schema version this dubpreview reads."""
@@ -69,8 +70,8 @@ class SceneSettings(BaseModel):
     diarize: bool | None = None
     voice_match: bool | None = None
     separation: Literal["auto", "spleeter", "centre", "none"] | None = None
-    target_lufs: float | None = Field(None, ge=-40, le=-10)
-    bed_db: float | None = Field(None, ge=-40, le=12)
+    target_lufs: float | None = Field(None, ge=TARGET_LUFS_RANGE[0], le=TARGET_LUFS_RANGE[1])
+    bed_db: float | None = Field(None, ge=BED_DB_RANGE[0], le=BED_DB_RANGE[1])
     max_speed: float | None = Field(None, ge=1.0, le=2.0)
     accepted_speed: float | None = Field(None, ge=1.0, le=2.0)
     max_lateness: float | None = Field(None, ge=0.0, le=2.0)

@@ -31,6 +31,14 @@ MIX_RATE = 48000
 MIN_LOUDNESS_S = 0.4
 """pyloudnorm (BS.1770) needs at least one 400 ms gating block."""
 
+TARGET_LUFS_RANGE = (-40.0, -5.0)
+"""Programme loudness a user may ask for (LUFS, ITU-R BS.1770 integrated): the one range the
+CLI, the app, a batch manifest and ``project.json`` all accept (EBU R128 broadcast is -23,
+streaming -14 to -16)."""
+BED_DB_RANGE = (-40.0, 12.0)
+"""Gain of the music & effects bed a user may ask for (dB), declared once like
+:data:`TARGET_LUFS_RANGE`."""
+
 
 @dataclass(frozen=True)
 class MixSettings:

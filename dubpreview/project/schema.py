@@ -22,7 +22,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import MixSettings
+from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE, MixSettings
 from dubpreview.timing.fit import TimingSettings
 
 _TIMING = {f.name for f in fields(TimingSettings)}
@@ -104,8 +104,8 @@ class SettingsModel(BaseModel):
     voice_library: str | None = None
     save_voices: bool = False
     separation: str = "auto"
-    target_lufs: float = Field(-23.0, ge=-40, le=-10)
-    bed_db: float = Field(0.0, ge=-40, le=12)
+    target_lufs: float = Field(-23.0, ge=TARGET_LUFS_RANGE[0], le=TARGET_LUFS_RANGE[1])
+    bed_db: float = Field(0.0, ge=BED_DB_RANGE[0], le=BED_DB_RANGE[1])
     audio_stream: int | None = Field(None, ge=0, le=64)
     beam_size: int | None = Field(None, ge=1, le=10)
     guards: bool = True
