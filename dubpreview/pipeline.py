@@ -381,7 +381,7 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
             tkey = cache_key(source=sha, backend=translator.name, pair=[hop_source, hop_target],
                              texts=[s.text for s in hop_segments], spans=[[s.start, s.end] for s in hop_segments],
                              file=file_sha256(settings.translation_file) if settings.translation_file else None,
-                             model=settings.hf_model)
+                             model=settings.hf_model, rule=getattr(translator, "rule", None))
             with stages.stage(f"translate {hop_source}->{hop_target} ({translator.name})") as st:
                 texts = project.get_json("translate", tkey)
                 if texts is None:

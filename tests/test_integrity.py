@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dubpreview.diarize import Diarization, assign_speakers
-from dubpreview.integrity import coverage, flags, language, rate, repetition
+from dubpreview.integrity import coverage, flags, language, phrases, rate, repetition
 from dubpreview.integrity.words import join_words, text_of
 from dubpreview.records import Segment, Word
 
@@ -96,6 +96,22 @@ def test_a_held_line_is_spoken_again_once_the_user_edits_it():
     assert flags.label(seg.to_dict(), "pt").startswith("⚠ untranslated")
     seg.edited.append("pt")
     assert not flags.held(seg, "pt")
+
+
+def test_a_stock_phrase_takes_its_whole_sentence_with_it():
+    """What Whisper base's speech translation gave on fillets-ng levels (bench/content.py):
+    removing only the listed words left "to our channel" and "I'll do it s" to be dubbed."""
+    def cleaned(text: str) -> str:
+        for m in phrases.find(text, []):
+            text = phrases.remove(text, m.phrase)
+        return text
+
+    assert cleaned("Don't forget to subscribe to our channel.") == ""
+    assert cleaned("I'll do it in the next videos.") == ""
+    assert cleaned("Where is it? Subscribe to my channel! Now.") == "Where is it? Now"
+    assert cleaned("We need to talk about it.") == "We need to talk about it."
+    words = "So we go. Thank you for watching and see you".split()
+    assert phrases.sentence_of(words, 3, 6) == (3, 9)
 
 
 def test_a_recovered_line_that_repeats_its_neighbour_is_an_echo():

@@ -433,3 +433,15 @@ def test_select_named_backend_errors():
     with pytest.raises(DubError, match="choose one of: bergamot, whisper-translate"):
         select_translator("cs", "pt", backend="google")
     assert select_translator("en", "pt", backend="bergamot").name == "bergamot"
+
+
+def test_scene_pass_pieces_go_to_the_line_they_lie_in_or_leave_it_to_be_translated_alone():
+    """No model: the matching of Whisper's scene-pass translation to the lines (pure)."""
+    from dubpreview.translate.whisper_speech import assign_pieces
+
+    lines = [(0.0, 2.0), (2.5, 4.0), (4.0, 6.0), (8.0, 9.0)]
+    pieces = [(0.1, 2.1, "Where are you going?"), (2.4, 5.9, "Home, and then out."), (8.0, 8.6, "Yes."),
+              (8.6, 9.1, "Now.")]
+    assert assign_pieces(lines, pieces) == ["Where are you going?", None, None, "Yes. Now."]
+    assert assign_pieces(lines, []) == [None] * 4
+    assert assign_pieces([], pieces) == []

@@ -35,7 +35,7 @@ from dubpreview.records import Segment
 
 LOW_LOGPROB = -1.0
 """openai/whisper ``transcribe()``'s ``logprob_threshold``: below it a window is doubtful."""
-GUARD_VERSION = 3
+GUARD_VERSION = 4
 """Bumped when a guard rule changes (part of the cache keys of guarded transcripts and translations)."""
 REDECODE_PAD_S = 0.2
 """Seconds of audio added on each side of a line or gap decoded again on its own."""
@@ -172,8 +172,9 @@ class _Guard:
             if phrases.supported(share, prob):
                 continue
             reason = f"known hallucination {match.phrase!r}: {share:.0%} speech under it, word probability {prob:.2f}"
-            if match.first >= 0:
-                words = seg.words[:match.first] + seg.words[match.last + 1:]
+            if match.first >= 0:  # the whole sentence goes: the rest of a stock line is stock too
+                first, last = phrases.sentence_of([w.text for w in seg.words], match.first, match.last)
+                words = seg.words[:first] + seg.words[last + 1:]
                 text = text_of(words)
             else:
                 words = []

@@ -7,7 +7,12 @@ in openai/whisper's discussions (#679 "A possible solution to Whisper hallucinat
 harms" (FAccT '24), for the languages this tool dubs. A phrase found in a line is kept only
 if the VAD scores at least :data:`MIN_SPEECH_SHARE` of the frames under its words as speech
 *and* its words align (mean word probability at least :data:`MIN_WORD_PROBABILITY`);
-otherwise it is removed, and the line is flagged (or dropped when nothing is left).
+otherwise the whole sentence that holds it is removed (:func:`remove`, :func:`sentence_of`:
+what is left of "Don't forget to subscribe to our channel." without its stock words is
+still a stock line, never a line of the scene), and the line is flagged (or dropped when
+nothing is left). The English list has the YouTube endings that Whisper base's speech
+translation gave over Czech game dialogue in ``bench/content.py`` (subscribe, channel,
+like and share, "the end of the video").
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ PHRASES: tuple[str, ...] = (
     "thank you for watching", "thanks for watching", "thank you so much for watching",
     "please subscribe", "subscribe to my channel", "like and subscribe", "don't forget to subscribe",
     "see you in the next video", "see you next time", "the next video is about",
-    "in the next video", "subtitles by", "subtitles by the amara.org community",
+    "in the next video", "this is the end of the video", "subscribe to our channel", "subscribe to the channel",
+    "don't forget to like", "like and share", "please like", "if you like this video", "if you don't like this video",
+    "if you enjoyed this video", "subtitles by", "subtitles by the amara.org community",
     "transcribed by", "translated by", "captions by", "www.mooji.org", "amara.org",
     # pt
     "obrigado por assistir", "inscreva-se no canal", "legendas pela comunidade amara.org",
@@ -88,7 +95,22 @@ def supported(speech_share: float, word_probability: float) -> bool:
     return speech_share >= MIN_SPEECH_SHARE and word_probability >= MIN_WORD_PROBABILITY
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
 def remove(text: str, phrase: str) -> str:
-    """``text`` without ``phrase`` (any case) and the punctuation left around it."""
-    out = re.sub(re.escape(phrase), "", text, flags=re.IGNORECASE)
-    return " ".join(out.split()).strip(" ,.!?;:-")
+    """``text`` without the sentences (split after ``.``, ``!``, ``?``, ``…``) that hold
+    ``phrase`` as :func:`find` finds it, and without the punctuation left at its ends."""
+    kept = [part for part in _SENTENCE_END.split(text) if phrase.strip() not in _norm(part)]
+    return " ".join(" ".join(kept).split()).strip(" ,.!?;:-")
+
+
+def sentence_of(words: list[str], first: int, last: int) -> tuple[int, int]:
+    """The indices ``(first, last)`` widened to the whole sentence of ``words`` that holds
+    words ``first``..``last`` (a sentence ends at a word ending in ``.``, ``!``, ``?``, ``…``)."""
+    ends = lambda w: w.rstrip(" \"')»”").endswith((".", "!", "?", "…"))  # noqa: E731
+    while first > 0 and not ends(words[first - 1]):
+        first -= 1
+    while last < len(words) - 1 and not ends(words[last]):
+        last += 1
+    return first, last
