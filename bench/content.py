@@ -9,6 +9,8 @@ process and a fresh project, then from its project folder:
   so each side is joined into one document per scene and scored as one segment. Typographic
   quotes, apostrophes and dashes are made plain on both sides first (the game writes ``’``,
   Whisper ``'``);
+- spoken chrF: the same, of the text the dub speaks (held lines left out): the number the back
+  chrF should stay close to (issue 15: within 2 points);
 - back-transcribed chrF: the dub stem ``dub.<lang>.wav`` read back by faster-whisper (Whisper
   base, the pipeline's default transcriber, language given), joined, chrF against the same human
   text: what a listener of the dub would get;
@@ -252,6 +254,7 @@ def child_dub(key: str, setting: str, tmp: str, threads: int) -> dict:
            "dropped": len(state["dropped"]) if isinstance(state.get("dropped"), list) else None,
            "repaired": sum(1 for s in segs if any("repetition" in f.get("reason", "") for f in s.get("flags", []))),
            "held": sum(1 for s in segs if held(s)),
+           "silent": sum(1 for s in segs if not held(s) and not (s.get("translation", {}).get(lang) or "").strip()),
            "flag_reasons": sorted({f.get("reason", "") for s in segs for f in s.get("flags", [])}),
            "ref_coverage": covered_share(ref["speech"], [(s["start"], s["end"]) for s in segs]),
            "vad_coverage": (state.get("coverage") or {}).get("share"),
@@ -266,6 +269,7 @@ def child_dub(key: str, setting: str, tmp: str, threads: int) -> dict:
     if ref["target"]:
         out["chrf"], out["bleu"] = chrf_bleu(dub_text, ref["target"])
         out["back_chrf"] = chrf_bleu(heard, ref["target"])[0]
+        out["spoken_chrf"] = chrf_bleu(spoken, ref["target"])[0] if spoken else None
     if ref["source"]:
         out["asr_wer"], out["asr_cer"] = error_rates(ref["source"], out["asr_text"])
     return out
@@ -305,8 +309,9 @@ def run_child(*args: str) -> dict:
 
 # ---- table -------------------------------------------------------------------------------
 
-HEAD = ["scene", "setting", "chrF", "BLEU", "back chrF", "read-back CER %", "ASR WER %", "ASR CER %",
-        "ref coverage %", "VAD coverage %", "lines", "flagged", "dropped", "repaired", "max overflow s",
+HEAD = ["scene", "setting", "chrF", "BLEU", "spoken chrF", "back chrF", "read-back CER %", "ASR WER %", "ASR CER %",
+        "ref coverage %", "VAD coverage %", "lines", "flagged", "held", "silent", "dropped", "repaired",
+        "max overflow s",
         *(f"{g} s" for g in GROUPS), "wall s"]
 
 
@@ -321,9 +326,10 @@ def row(name: str, setting: str, r: dict) -> str:
         cells = [name, setting, f"**failed**: {r['error']}".replace("|", "\\|")] + [""] * (len(HEAD) - 3)
         return "| " + " | ".join(cells) + " |"
     st = r["stages"]
-    cells = [name, setting, f1(r.get("chrf")), f1(r.get("bleu")), f1(r.get("back_chrf")),
+    cells = [name, setting, f1(r.get("chrf")), f1(r.get("bleu")), f1(r.get("spoken_chrf")), f1(r.get("back_chrf")),
              f1(r.get("readback_cer"), 100), f1(r.get("asr_wer"), 100), f1(r.get("asr_cer"), 100),
              f1(r.get("ref_coverage"), 100), f1(r.get("vad_coverage"), 100), str(r["lines"]), str(r["flagged"]),
+             str(r.get("held", "—")), str(r.get("silent", "—")),
              "—" if r.get("dropped") is None else str(r["dropped"]), str(r["repaired"]),
              f1(r.get("overflow_max"), 1, 2), *(f1(st[g], 1, 1) for g in GROUPS), f1(r["wall"])]
     return "| " + " | ".join(cells) + " |"
@@ -416,6 +422,8 @@ def main() -> None:
           "chrF / BLEU: sacrebleu corpus scores with the dub's lines and the human lines each joined into one "
           "document per scene (they are not aligned 1:1), typographic quotes made plain on both sides. Back chrF: "
           "the dub stem read back by faster-whisper (Whisper base, language given) against the human English. "
+          "Spoken chrF: chrF of the text the dub speaks (held lines left out). Held: lines the guards keep out of "
+          "the dub; silent: lines not held whose translation is empty (e.g. a stock line removed). "
           "Read-back CER: that read-back against the text the dub speaks (held lines left out). ASR WER/CER: "
           "`segments[].text` against the human Czech (lower case, no punctuation). Ref coverage: share of the "
           "reference speech (AMI: RTTM turns; fillets-ng: the script's line spans, silence padding included) "
