@@ -616,7 +616,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     targets = [min(p.start, p.desired_start) for p in planned.placements]
     rates = [round(nat / dur, 4) if dur > 0 else 1.0 for nat, dur in zip(naturals, durations)]
     report = place(active, durations, rates, timing, duration, targets=targets)
-    _flag_overruns(active, report, lang, duration)
+    _flag_overruns(active, report, lang, duration, timing.tolerance_s)
     report.clips = [path.relative_to(project.root).as_posix() for _, path in clips]  # a folder that moves keeps working
     report.naturals = naturals
     report.synthesis_speeds = params
@@ -625,16 +625,18 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     return report, lines
 
 
-def _flag_overruns(segments: list[Segment], report: TimingReport, lang: str, duration: float) -> None:
+def _flag_overruns(segments: list[Segment], report: TimingReport, lang: str, duration: float,
+                   tolerance_s: float) -> None:
     """Flag :data:`~dubpreview.integrity.flags.OVERRUN` on the lines of ``lang`` that end
-    more than ``OVERRUN_S`` after their slot or past the scene's end (``duration``, seconds;
-    the stem stops there), clearing the flag where a new fit no longer overruns."""
+    more than ``OVERRUN_S`` after their slot or more than ``tolerance_s`` (the timing's) past
+    the scene's end (``duration``, seconds; the stem stops there), clearing the flag where a
+    new fit no longer overruns."""
     from dubpreview.integrity import flags
 
     for seg, p in zip(segments, report.placements):
         seg.flags = [f for f in seg.flags if (f.reason, f.language) != (flags.OVERRUN, lang)]
         past_end = p.start + p.duration - duration
-        if past_end > 0.05:
+        if past_end > tolerance_s:
             flags.add(seg, flags.OVERRUN, f"runs {past_end:.1f} s past the end of the scene: cut there", lang)
         elif p.overflow > flags.OVERRUN_S:
             flags.add(seg, flags.OVERRUN, f"ends {p.overflow:.1f} s after its slot at {p.speed:.2f}x", lang)

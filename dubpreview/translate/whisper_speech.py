@@ -45,6 +45,8 @@ def assign_pieces(lines: list[tuple[float, float]], pieces: list[tuple[float, fl
     words are said twice nor given to the wrong line), as does a line that receives nothing.
     Pure.
     """
+    if not lines:
+        return []
     got: list[list[str]] = [[] for _ in lines]
     alone: set[int] = set()
     for start, end, text in pieces:
@@ -52,14 +54,17 @@ def assign_pieces(lines: list[tuple[float, float]], pieces: list[tuple[float, fl
             continue
         length = max(end - start, 1e-3)
         overlap = [max(0.0, min(end, le + pad_s) - max(start, ls - pad_s)) for ls, le in lines]
-        if not overlap:
-            break
         best = int(np.argmax(overlap))
         if overlap[best] >= inside * length:
             got[best].append(text)
         else:
             alone.update(i for i, o in enumerate(overlap) if o > 0)
     return [None if i in alone or not texts else join_words(texts) for i, texts in enumerate(got)]
+
+
+def _language(source: str) -> str | None:
+    """The ISO 639-1 code of ``source``, or None for ``"*"``/``"auto"``/``""`` (detect per line)."""
+    return None if source in ("*", "auto", "") else languages.normalize(source)
 
 
 class WhisperSpeechTranslator:
@@ -104,7 +109,7 @@ class WhisperSpeechTranslator:
                                      f"not into '{target}'")
         if audio is None:
             raise DubError("speech translation needs the scene's audio (16 kHz mono)")
-        language = None if source in ("*", "auto", "") else languages.normalize(source)
+        language = _language(source)
         audio = np.asarray(audio, dtype=np.float32)
         scene: list[str | None] = [None] * len(segments)
         if language is not None and segments:  # one pass over the scene (module docstring)
@@ -135,7 +140,7 @@ class WhisperSpeechTranslator:
         from dubpreview.integrity import phrases, repetition
 
         audio = np.asarray(audio, dtype=np.float32)
-        language = None if source in ("*", "auto", "") else languages.normalize(source)
+        language = _language(source)
         alone = self._one(audio, seg, language)
         if alone.strip() and not phrases.find(alone, []) and not repetition.is_degenerate(alone):
             return alone
