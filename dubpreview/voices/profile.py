@@ -6,12 +6,26 @@ from the pitch (never from the text; the user may override it), and per dub lang
 chosen voice: a blend of Kokoro's shipped style vectors plus a WORLD pitch map and formant
 warp (:class:`~dubpreview.voices.world.VoiceTransform`).
 
-Choosing the voice (:func:`choose_voice`):
+Choosing the voice (:func:`choose_voice`), the rule:
 
-1. score every entry of the precomputed bank (:mod:`dubpreview.voices.bank`: 15 style
-   blends x 3 formant ratios, embedded at the actor's pitch) against the actor, less a
-   penalty for pitch shifts beyond :data:`FREE_SHIFT_ST` semitones: instant;
-2. refine (``refine=True``): blend the best mixtures' style vectors (softmax of their
+1. **candidates**: the bank's voices (:mod:`dubpreview.voices.bank`) of the actor's gender
+   only, never the other (a blend of both genders is never a candidate); the dub
+   language's own voices first: a voice of another language is a candidate only where
+   ``voices/presets.json`` ``cross_language`` lists it for that language (its read-back CER
+   there is close to the native voices', ``bench/voices.py``) and it pays
+   :data:`NON_NATIVE_PENALTY`;
+2. **score**: the GE2E cosine of each candidate with the actor, as it speaks (``plain``)
+   and moved by WORLD to the actor's pitch at three formant ratios, less a penalty for
+   pitch shifts beyond :data:`FREE_SHIFT_ST` semitones and, for each other character of
+   the scene, :data:`DISTINCT_PENALTY` x how much closer it is to that character's voice
+   than to its own actor; voices other characters have are excluded while any other
+   candidate is left; instant;
+3. **held-out check** (``profile.halves``: embeddings of the two halves of the actor's
+   speech): the choice is made on each half and scored on the other against the
+   gender-matched default voice (``voices/presets.json``); unless it beats the default on
+   both, the actor gets the gender-matched default (``method="default"``; the next free
+   candidate when another character has it);
+4. **refine** (``refine=True``): blend the best candidates' style vectors (softmax of their
    scores), speak the calibration sentences with the blend moved to the actor's pitch,
    embed, and keep it if it beats the best bank entry (one synthesis: a few seconds).
 
@@ -34,6 +48,8 @@ MALE_BELOW_HZ = 165.0
 ~165-255 Hz); the user's gender overrides it."""
 TYPICAL_F0 = {"male": 120.0, "female": 210.0}
 """Pitch targets (Hz) when the user's gender contradicts the measured pitch."""
+HALF_MIN_S = 2.0
+"""Each half of an actor's speech must last this long (seconds) for the held-out check."""
 RANGE_LIMITS = (0.7, 1.4)
 """Bounds of the intonation range ratio of the pitch map."""
 FREE_SHIFT_ST = 6.0
@@ -42,6 +58,9 @@ FREE_SHIFT_ST = 6.0
 scored well on the encoder but its back-transcription CER rose from 5 % to 12 % (AMI dev00
 in ``bench/speakers.py``): large shifts hurt intelligibility."""
 SHIFT_PENALTY = 0.01
+NON_NATIVE_PENALTY = 0.05
+"""Cosine a voice of another language gives up against the dub language's own voices (its
+accent: espeak phonemes read with another language's prosody); see ``bench/voices.py``."""
 DISTINCT_PENALTY = 1.0
 """Weight of the distinctness term in :func:`choose_voice` (cosine units). On AMI dev00 (two
 men at ~100 Hz, one male Kokoro pack) 1.0 moved the two dubs from 0.86 to 0.69 cosine apart;
@@ -108,6 +127,9 @@ class VoiceProfile:
     seconds: float = 0.0
     source: dict[str, Any] = field(default_factory=dict)
     build_s: float = 0.0
+    halves: np.ndarray | None = None
+    """``(2, 256)`` GE2E embeddings of the first and second half of the actor's speech (for
+    the held-out check of :func:`choose_voice`), None when too short or not measured."""
 
     @property
     def target_log_f0(self) -> float:
@@ -123,14 +145,16 @@ class VoiceProfile:
         return {"id": self.id, "label": self.label, "f0": self.f0.to_dict(), "gender": self.gender,
                 "gender_source": self.gender_source, "age": self.age,
                 "voices": {k: v.to_dict() for k, v in self.voices.items()},
-                "seconds": round(self.seconds, 2), "source": self.source, "build_s": round(self.build_s, 2)}
+                "seconds": round(self.seconds, 2), "source": self.source, "build_s": round(self.build_s, 2),
+                "halves": None if self.halves is None else np.round(self.halves, 5).tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], embedding: np.ndarray) -> "VoiceProfile":
         return cls(d["id"], d.get("label", d["id"]), np.asarray(embedding, np.float32).reshape(256),
                    F0Stats(**d["f0"]), d.get("gender", "female"), d.get("gender_source", "audio"), d.get("age"),
                    {k: VoiceChoice.from_dict(v) for k, v in d.get("voices", {}).items()},
-                   float(d.get("seconds", 0.0)), dict(d.get("source", {})), float(d.get("build_s", 0.0)))
+                   float(d.get("seconds", 0.0)), dict(d.get("source", {})), float(d.get("build_s", 0.0)),
+                   None if d.get("halves") is None else np.asarray(d["halves"], np.float32).reshape(2, 256))
 
     def set_gender(self, gender: str | None) -> None:
         """The user's override (``"male"``/``"female"``), or None to go back to the audio's.
@@ -177,8 +201,13 @@ def measure(audio16: np.ndarray, label: str = "", threads: int = 2, gender: str 
     emb = emb / (np.linalg.norm(emb) + 1e-9)
     f0 = f0_stats(audio16, 16000)
     pid = "actor-" + cache_key(e=np.round(emb, 3).tolist(), f0=f0.to_dict())[:10]
+    half = audio16.size // 2
+    halves = None
+    if half >= HALF_MIN_S * 16000:
+        halves = np.stack([embed_audio(audio16[:half], threads), embed_audio(audio16[half:], threads)])
+        halves /= np.linalg.norm(halves, axis=1, keepdims=True) + 1e-9
     prof = VoiceProfile(pid, label or pid, emb.astype(np.float32), f0, gender_from_f0(f0),
-                        seconds=audio16.size / 16000, source=dict(source or {}))
+                        seconds=audio16.size / 16000, source=dict(source or {}), halves=halves)
     if gender is not None:
         prof.set_gender(gender)
     prof.build_s = time.perf_counter() - t0
@@ -191,59 +220,151 @@ def _transform(bank, m: int, profile: VoiceProfile, formant: float) -> VoiceTran
     return VoiceTransform(float(bank.source_log_mean[m]), profile.target_log_f0, ratio, float(formant))
 
 
+def candidates(bank, gender: str, language: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which mixtures of ``bank`` may voice an actor of ``gender`` in dub ``language``, and
+    the penalty each pays (cosine): ``(ok (M,) bool, penalty (M,) float)``; rule 1 of the
+    module docstring. A five-voice bank (no npm) has no voice of any dub language: there
+    every mixture of the gender is a candidate, unpenalised."""
+    from dubpreview.tts.voices import cross_language
+    from dubpreview.voices import bank as banks
+
+    M = len(bank.weights)
+    genders = [banks.mixture_gender(bank, m) for m in range(M)]
+    ok = np.array([g == gender for g in genders])
+    pen = np.zeros(M)
+    if bank.language == banks.CATALOGUE:
+        allowed = set(cross_language(language))
+        for m in range(M):
+            if banks.mixture_language(bank, m) != language:
+                names = {v for v, w in zip(bank.voices, bank.weights[m]) if w > 1e-4}
+                ok[m] &= names <= allowed
+                pen[m] = NON_NATIVE_PENALTY
+        if not ok.any():  # no measured voice of that gender for the language: any of the gender
+            ok = np.array([g == gender for g in genders])
+    if not ok.any():
+        ok[:] = True
+    return ok, pen
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-9)
+
+
+def _grid(bank, log_f0: float) -> np.ndarray:
+    """Each mixture's embedding as it speaks (column 0) and moved to ``log_f0`` at each
+    formant ratio (columns 1..A): ``(M, A + 1, 256)``."""
+    from dubpreview.voices import bank as banks
+
+    return np.concatenate([_unit(bank.plain)[:, None, :], banks.embeddings_at(bank, log_f0)], axis=1)
+
+
+def _entry(bank, choice: VoiceChoice) -> np.ndarray:
+    """The bank's estimate of ``choice``'s GE2E embedding ``(256,)``."""
+    from dubpreview.voices import bank as banks
+
+    if choice.transform.is_identity:
+        w = np.array([choice.weights.get(v, 0.0) for v in bank.voices], np.float32)
+        m = int(np.argmin(np.abs(bank.weights - w[None, :]).sum(axis=1)))
+        return _unit(bank.plain[m])
+    return banks.choice_embedding(bank, choice.weights, choice.transform.target_log_mean,
+                                  choice.transform.formant_ratio)
+
+
+def _table(bank, embedding: np.ndarray, profile: VoiceProfile, penalty: np.ndarray,
+           others: list[VoiceChoice]) -> tuple[np.ndarray, np.ndarray]:
+    """Scores ``(M, A + 1)`` of every mixture and column of :func:`_grid` for an actor
+    ``embedding`` (rule 2), and the grid itself."""
+    grid = _grid(bank, profile.target_log_f0)
+    own = grid @ embedding
+    shift_st = np.abs(profile.target_log_f0 - bank.source_log_mean) * 12 / np.log(2)  # (M,)
+    sc = own - penalty[:, None]
+    sc[:, 1:] -= SHIFT_PENALTY * np.maximum(0.0, shift_st - FREE_SHIFT_ST)[:, None]
+    for o in others:
+        sc = sc - DISTINCT_PENALTY * np.maximum(0.0, grid @ _entry(bank, o) - own)
+    return sc, grid
+
+
+def _make(bank, language: str, m: int, col: int, profile: VoiceProfile, score: float, method: str) -> VoiceChoice:
+    from dubpreview.voices import bank as banks
+
+    weights = {v: float(w) for v, w in zip(bank.voices, bank.weights[m]) if w > 1e-4}
+    if col == 0:
+        src = float(bank.source_log_mean[m])
+        transform = VoiceTransform(src, src, 1.0, 1.0)
+    else:
+        transform = _transform(bank, m, profile, banks.FORMANT_GRID[col - 1])
+    return VoiceChoice(language, weights, transform, float(score), method, bank.model_id)
+
+
 def choose_voice(profile: VoiceProfile, language: str, refine: bool = True, synth=None, threads: int = 2,
                  temperature: float = 0.02, top: int = 4, build_missing: bool = True,
                  exclude: list[dict[str, float]] | None = None,
                  others: list[VoiceChoice] | None = None) -> VoiceChoice:
-    """Choose (and store in ``profile.voices[language]``) the Kokoro voice closest to the actor.
+    """Choose (and store in ``profile.voices[language]``) the Kokoro voice for the actor, by
+    the rule of the module docstring.
 
     ``exclude``: blends (voice -> weight) already given to other speakers of the scene; they
-    are not chosen again, so two characters never share a voice (unless every blend is taken).
-    ``others``: voices of the scene's other speakers; a candidate loses
-    :data:`DISTINCT_PENALTY` x (how much closer it is to one of them than to its own actor),
-    so that two characters do not sound more alike than each sounds like its actor.
+    are not chosen again, so two characters never share a voice (unless every candidate is
+    taken). ``others``: voices of the scene's other speakers (the distinctness term).
 
     Returns:
-        the :class:`VoiceChoice`; its ``similarity`` is the GE2E cosine on the calibration
-        sentences (bank estimate, or measured for a refined blend).
+        the :class:`VoiceChoice`; its ``similarity`` is the GE2E cosine estimate on the
+        calibration sentences (bank), or measured for a refined blend; ``method`` is
+        ``"bank"``, ``"blend"`` or ``"default"`` (the held-out check kept the default).
 
     Raises:
         DubError: no voice bank for ``language``.
     """
     from dubpreview.tts.kokoro import default_synthesizer
+    from dubpreview.tts.voices import default_voice
     from dubpreview.voices import bank as banks
 
     t0 = time.perf_counter()
     synth = synth or default_synthesizer(threads)
     bank = banks.get_bank(language, synth, threads, build_missing=build_missing)
-    sc = banks.scores(bank, profile.embedding, profile.target_log_f0)  # (M, A)
-    shift_st = np.abs(profile.target_log_f0 - bank.source_log_mean) * 12 / np.log(2)  # (M,)
-    sc = sc - SHIFT_PENALTY * np.maximum(0.0, shift_st - FREE_SHIFT_ST)[:, None]
-    if others:
-        grid = banks.embeddings_at(bank, profile.target_log_f0)  # (M, A, 256)
-        own = grid @ profile.embedding
-        for o in others:
-            e_o = banks.choice_embedding(bank, o.weights, o.transform.target_log_mean, o.transform.formant_ratio)
-            sc = sc - DISTINCT_PENALTY * np.maximum(0.0, grid @ e_o - own)
+    ok, penalty = candidates(bank, profile.gender, language)
+    free = ok.copy()
     for taken in exclude or []:
         w = np.array([taken.get(v, 0.0) for v in bank.voices], np.float32)
-        hit = np.abs(bank.weights - w[None, :]).max(axis=1) < 0.05
-        if not hit.all() and (~np.isinf(sc[~hit])).any():
-            sc[hit] = -np.inf
-    m, a = np.unravel_index(int(np.argmax(sc)), sc.shape)
-    best = VoiceChoice(language, dict(zip(bank.voices, bank.weights[m].tolist())),
-                       _transform(bank, m, profile, banks.FORMANT_GRID[a]), float(sc[m, a]), "bank",
-                       bank.model_id)
-    if refine:
-        per_mix = sc[:, a]
-        idx = np.argsort(-per_mix)[:top]
+        free &= ~(np.abs(bank.weights - w[None, :]).max(axis=1) < 0.05)
+    if free.any():
+        ok = free
+
+    def pick(embedding: np.ndarray) -> tuple[int, int, float, np.ndarray]:
+        sc, grid = _table(bank, embedding, profile, penalty, others or [])
+        sc[~ok] = -np.inf
+        m, col = np.unravel_index(int(np.argmax(sc)), sc.shape)
+        return int(m), int(col), float(sc[m, col]), grid
+
+    m, col, score, grid = pick(profile.embedding)
+    best = _make(bank, language, m, col, profile, score, "bank")
+    default = default_voice(language, profile.gender)
+    if profile.halves is not None and default in bank.voices:
+        d = int(np.argmax(bank.weights[:, bank.voices.index(default)] > 0.999))  # the default alone
+        plain = _unit(bank.plain)
+        generalises = True
+        for h in (0, 1):
+            mh, ch, _, gh = pick(profile.halves[h])
+            generalises &= bool(gh[mh, ch] @ profile.halves[1 - h] >= plain[d] @ profile.halves[1 - h])
+        if not generalises:
+            if not ok[d]:  # another character has the default: the best free voice as it speaks
+                sc, _ = _table(bank, profile.embedding, profile, penalty, others or [])
+                sc[~ok] = -np.inf
+                d = int(np.argmax(sc[:, 0]))
+            best = _make(bank, language, d, 0, profile, float(plain[d] @ profile.embedding), "default")
+            refine = False
+    if refine and col > 0:
+        sc, _ = _table(bank, profile.embedding, profile, penalty, others or [])
+        sc[~ok] = -np.inf
+        per_mix = sc[:, col]
+        idx = [i for i in np.argsort(-per_mix)[:top] if np.isfinite(per_mix[i])]
         p = np.exp((per_mix[idx] - per_mix[idx[0]]) / temperature)
         p /= p.sum()
         w = (p[:, None] * bank.weights[idx]).sum(0)
         if np.abs(w - bank.weights[m]).max() > 0.05:
-            cand = VoiceChoice(language, dict(zip(bank.voices, w.tolist())),
-                               _blend_transform(bank, idx, p, profile, banks.FORMANT_GRID[a]), 0.0, "blend",
-                               bank.model_id)
+            cand = VoiceChoice(language, {v: float(x) for v, x in zip(bank.voices, w) if x > 1e-4},
+                               _blend_transform(bank, np.array(idx), p, profile, banks.FORMANT_GRID[col - 1]),
+                               0.0, "blend", bank.model_id)
             cand.similarity = similarity_on_calibration(cand, profile.embedding, synth, threads)
             if cand.similarity > best.similarity:
                 best = cand

@@ -23,7 +23,7 @@ import numpy as np
 from dubpreview.records import Segment
 
 DIARIZE_VERSION = 1
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 MIN_PROFILE_S = 1.0
 """A speaker with less speech than this (seconds) keeps the default voice."""
 MAX_PROFILE_S = 60.0
@@ -41,6 +41,31 @@ def _speaker_audio(audio16: np.ndarray, segments: list[Segment], speaker: str) -
         if total >= MAX_PROFILE_S * 16000:
             break
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+GENDER_MIN_S = 0.5
+"""Speech (seconds) a speaker needs for its pitch, hence its gender, to be read."""
+GENDER_MAX_S = 20.0
+"""At most this much of a speaker's speech is pitch-tracked for its gender (seconds)."""
+
+
+def _speaker_genders(audio16: np.ndarray, segments: list[Segment], speakers: dict) -> None:
+    """Each speaker's median F0 (``f0_hz``) and ``gender`` read from it
+    (:func:`~dubpreview.voices.profile.gender_from_f0`), so that even without voice matching
+    a speaker gets the default voice of its gender; the user's ``gender_override`` wins."""
+    from dubpreview.voices.profile import gender_from_f0
+    from dubpreview.voices.world import f0_stats
+
+    for spk, info in speakers.items():
+        audio = _speaker_audio(audio16, segments, spk)[: int(GENDER_MAX_S * 16000)]
+        if audio.size >= GENDER_MIN_S * 16000:
+            f0 = f0_stats(audio, 16000)
+            if f0.voiced_s > 0.2:
+                info["f0_hz"] = round(f0.median_hz, 1)
+                info["gender"] = gender_from_f0(f0)
+                info["gender_source"] = "audio"
+        if info.get("gender_override"):
+            info["gender"], info["gender_source"] = info["gender_override"], "user"
 
 
 def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settings, stages) -> list[Segment]:
@@ -71,6 +96,7 @@ def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settin
                          "seconds": round(sum(s.duration for s in segments if s.speaker == spk), 2),
                          "lines": sum(1 for s in segments if s.speaker == spk)}
     project.state["speakers"] = speakers
+    _speaker_genders(audio16, segments, speakers)
     if getattr(settings, "voice_match", False):
         match_voices(project, audio16, segments, diar, settings, stages)
     return segments
@@ -83,7 +109,10 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
     from dubpreview.voices import library
     from dubpreview.voices.profile import VoiceProfile, choose_voice, measure
 
+    from dubpreview.models import npm
+
     refine = bool(getattr(settings, "voice_refine", False))
+    all_voices = npm.installed("kokoro-voices-54") is not None  # which bank the choice comes from
     saved = library.load_all(getattr(settings, "voice_library", None))
     state = project.state["speakers"]
     eligible = [s for s in diar.speakers if state[s]["seconds"] >= MIN_PROFILE_S and not state[s].get("voice")]
@@ -123,7 +152,7 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
                     taken[lang].append(prof.voices[lang])
                     continue
                 ckey = cache_key(profile=prof.id, gender=prof.gender, src=prof.gender_source, lang=lang,
-                                 refine=refine, v=PROFILE_VERSION,
+                                 refine=refine, v=PROFILE_VERSION, voices54=all_voices,
                                  taken=[c.voice_id for c in taken[lang]])
                 hit = project.get_json("voices", ckey)
                 if hit is not None:
@@ -152,29 +181,68 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
                     voices={lang: c.to_dict() for lang, c in prof.voices.items() if lang in settings.targets})
 
 
-def speaker_voices(project, lang: str, settings, synth):
-    """The synthesizer for ``lang`` and the voice of each speaker: ``(synth, {speaker: voice})``.
+def speaker_voice_id(info: dict, lang: str, one_voice: str | None, voice_match: bool, diarize: bool) -> str | None:
+    """The voice a speaker's lines use in ``lang`` (the one rule, for the render and the
+    studio): None when the run has ``one_voice`` for every line; else the speaker's
+    ``voice`` override; then its matched voice id (``match-...``, when matching and
+    diarization are on); then the language's default voice of the speaker's ``gender``
+    (read from its pitch or set by the user); None where there is none of these (the
+    language's default voice)."""
+    from dubpreview.errors import DubError
+    from dubpreview.tts.voices import default_voice
 
-    A speaker's ``voice`` override wins; then its matched voice (when matching is on);
-    speakers with neither are left out (they get the language's default voice). The
-    synthesizer is ``synth`` itself when no matched voice is used.
-    """
+    if one_voice:
+        return None
+    if info.get("voice"):
+        return info["voice"]
+    choice = (info.get("voices") or {}).get(lang)
+    if voice_match and diarize and choice:
+        return choice["voice_id"]
+    if info.get("gender") in ("female", "male"):
+        try:
+            return default_voice(lang, info["gender"])
+        except DubError:
+            return None
+    return None
+
+
+def speaker_voices(project, lang: str, settings, synth):
+    """The synthesizer for ``lang`` and the voice of each speaker: ``(synth, {speaker: voice})``
+    by :func:`speaker_voice_id`. The synthesizer is ``synth`` itself when no matched voice
+    is used, else a :class:`~dubpreview.voices.synth.MatchedSynthesizer` around it."""
     from dubpreview.voices.profile import VoiceChoice
     from dubpreview.voices.synth import MatchedSynthesizer
 
     out: dict[str, str] = {}
     wrapped = None
-    if getattr(settings, "voice", None):  # one voice for every line, chosen by the user
-        return synth, out
     for spk, info in (project.state.get("speakers") or {}).items():
-        if info.get("voice"):
-            out[spk] = info["voice"]
-        elif (getattr(settings, "voice_match", False) and getattr(settings, "diarize", True)
-              and lang in (info.get("voices") or {})):
+        vid = speaker_voice_id(info, lang, getattr(settings, "voice", None), getattr(settings, "voice_match", False),
+                               getattr(settings, "diarize", True))
+        if vid is None:
+            continue
+        if vid.startswith("match-"):
             if wrapped is None:
                 wrapped = MatchedSynthesizer(synth)
-            out[spk] = wrapped.register(VoiceChoice.from_dict(info["voices"][lang]))
+            vid = wrapped.register(VoiceChoice.from_dict(info["voices"][lang]))
+        out[spk] = vid
     return (wrapped or synth), out
+
+
+def foreign_voice_notes(synth, by_speaker: dict[str, str], lang: str) -> list[str]:
+    """One line per speaker whose voice in ``lang`` is a voice of another language (an
+    accent the reviewer should know of: e.g. no Kokoro voice is a French man)."""
+    from dubpreview.tts.catalogue import gender_of, info
+
+    notes = []
+    for spk, vid in sorted(by_speaker.items()):
+        choice = getattr(synth, "choices", {}).get(vid)
+        names = [n for n, w in (choice.weights.items() if choice else [(vid, 1.0)]) if w > 1e-4]
+        foreign = [n for n in names if gender_of(n) and info(n).language != lang]
+        if foreign:
+            v = info(foreign[0])
+            notes.append(f"speaker {spk} speaks {lang} with {', '.join(foreign)}, a {v.accent} {v.gender} voice: "
+                         f"expect an accent")
+    return notes
 
 
 def edit_speaker(project_dir, speaker: str, label: str | None = None, voice: str | None = None,

@@ -46,3 +46,10 @@ class MatchedSynthesizer:
         from dubpreview.voices import world
 
         return world.apply(samples, self.base.sample_rate, choice.transform)
+
+    def synthesize_many(self, jobs: list[tuple[str, str, str, float]]) -> list[np.ndarray]:
+        """:meth:`synthesize` for each ``(text, language, voice, speed)``, the base's
+        ``workers`` at a time, in order (WORLD included: the base's own would skip it)."""
+        from dubpreview.tts.kokoro import parallel_map
+
+        return parallel_map(lambda job: self.synthesize(*job), jobs, getattr(self.base, "workers", 1))
