@@ -196,27 +196,32 @@ def ami_actors(asr) -> dict:
     ref = read_rttm(base.with_suffix(".rttm"))
     out = {}
     for spk in sorted({t[2] for t in ref}):
-        spans = []
-        for s, e, lab in ref:
-            if lab != spk:
-                continue
-            # remove the parts where anyone else speaks
-            pieces = [(s, e)]
-            for s2, e2, l2 in ref:
-                if l2 == spk:
-                    continue
-                pieces = [q for p in pieces for q in ((p[0], min(p[1], s2)), (max(p[0], e2), p[1])) if q[1] - q[0] > 0.3]
-            spans += pieces
-        total = sum(e - s for s, e in spans)
-        acc, first, second = 0.0, [], []
-        for s, e in spans:
-            (first if acc < total / 2 else second).append((s, e))
-            acc += e - s
+        first, second = solo_halves(ref, spk)
         orig = cut(a, second)
         text = " ".join(seg.text.strip() for seg in asr.transcribe(orig, language="en").segments)
         pt = BergamotTranslator().translate([Segment(0, 0, 1, text)], "en", "pt")[0]
         out[spk] = (cut(a, first), orig, [pt])
     return out
+
+
+def solo_halves(ref: list[tuple[float, float, str]], speaker: str) -> tuple[list, list]:
+    """The RTTM turns of ``speaker`` less every part where anyone else speaks (pieces over
+    0.3 s), split into the first and the second half of that speech time: two span lists."""
+    spans = []
+    for s, e, lab in ref:
+        if lab != speaker:
+            continue
+        pieces = [(s, e)]
+        for s2, e2, l2 in ref:
+            if l2 != speaker:
+                pieces = [q for p in pieces for q in ((p[0], min(p[1], s2)), (max(p[0], e2), p[1])) if q[1] - q[0] > 0.3]
+        spans += pieces
+    total = sum(e - s for s, e in spans)
+    acc, first, second = 0.0, [], []
+    for s, e in spans:
+        (first if acc < total / 2 else second).append((s, e))
+        acc += e - s
+    return first, second
 
 
 def pipeline_cost() -> list[str]:

@@ -15,7 +15,7 @@ import json
 import time
 
 import numpy as np
-from speakers import DATA, audio16, cos, cut, mfcc_mean  # bench/speakers.py
+from speakers import DATA, audio16, cos, cut, mfcc_mean, solo_halves  # bench/speakers.py
 
 
 def f0_of(audio: np.ndarray):
@@ -36,23 +36,9 @@ def rttm_actors(name: str, asr, min_s: float = 6.0) -> dict:
     out = {}
     mt = BergamotTranslator()
     for spk in sorted({t[2] for t in ref}):
-        spans = []
-        for s, e, lab in ref:
-            if lab != spk:
-                continue
-            pieces = [(s, e)]
-            for s2, e2, l2 in ref:  # keep only what nobody else says at the same time
-                if l2 != spk:
-                    pieces = [q for p in pieces for q in ((p[0], min(p[1], s2)), (max(p[0], e2), p[1]))
-                              if q[1] - q[0] > 0.3]
-            spans += pieces
-        total = sum(e - s for s, e in spans)
-        if total < min_s:
+        first, second = solo_halves(ref, spk)
+        if sum(e - s for s, e in first + second) < min_s:
             continue
-        acc, first, second = 0.0, [], []
-        for s, e in spans:
-            (first if acc < total / 2 else second).append((s, e))
-            acc += e - s
         texts = []
         for s, e in second:
             said = " ".join(seg.text.strip() for seg in asr.transcribe(cut(a, [(s, e)]), language="en").segments).strip()

