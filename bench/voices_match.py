@@ -98,7 +98,11 @@ def scene_rows(case: str, actors: dict, lang: str, synth, asr) -> tuple[list[str
         lang_default, gender_default = default_voice(lang), default_voice(lang, prof.gender)
         e_held, m_held, f_held = embed_audio(held), mfcc_mean(held), f0_of(held)
         cells = {}
-        for key, voice in (("lang", lang_default), ("gender", gender_default), ("matched", vid)):
+        plain = max(choice.weights, key=choice.weights.get) if len(choice.weights) == 1 else vid
+        for key, voice in (("lang", lang_default), ("gender", gender_default), ("matched", vid), ("plain", plain)):
+            if key == "plain" and (voice == vid or choice.transform.is_identity):
+                cells["plain"] = cells["matched"]
+                continue
             clips = speak(synth, texts, lang, voice)
             audio = joined(clips)
             f = f0_of(audio)
@@ -121,7 +125,7 @@ def scene_rows(case: str, actors: dict, lang: str, synth, asr) -> tuple[list[str
                     f"{c['lang']['f0_gap']:.1f} / {c['gender']['f0_gap']:.1f} / {c['matched']['f0_gap']:.1f} | "
                     f"{c['matched']['f0_range']:.2f} | "
                     f"{100 * c['lang']['cer']:.1f} / {100 * c['gender']['cer']:.1f} / {100 * c['matched']['cer']:.1f} | "
-                    f"{'yes' if beats else 'NO'} | {seconds:.1f} |")
+                    f"{'yes' if beats else 'NO'} | {c['plain']['ge2e']:.3f} / {c['plain']['mfcc']:.3f} | {seconds:.1f} |")
         print(rows[-1], flush=True)
         clips = c["matched"]["clips"]
         h = max(1, len(clips) // 2)
@@ -151,8 +155,9 @@ def match_tables() -> list[str]:
     asr = transcriber_for(DubSettings(targets=[]))
     synth = MatchedSynthesizer(default_synthesizer())
     rows = ["| scene | actor | audio says | chosen voice | its gender | GE2E lang default / gender default / chosen | "
-            "MFCC same three | F0 gap st same three | F0 range ratio chosen | CER % same three | chosen >= gender default | choose s |",
-            "|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+            "MFCC same three | F0 gap st same three | F0 range ratio chosen | CER % same three | chosen >= gender default | "
+            "chosen voice without WORLD: GE2E / MFCC | choose s |",
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
     mutual = ["| scene | characters | chosen dubs A vs B | each dub's two halves | each actor's two halves | A vs B below all halves |",
               "|---|---|---:|---:|---:|---|"]
     # tst00 overlaps a lot: each of its four speakers has only 2-4 s that nobody else talks over
