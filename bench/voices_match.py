@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 from speakers import DATA, audio16, cos, cut, mfcc_mean, solo_halves  # bench/speakers.py
@@ -86,6 +87,7 @@ def scene_rows(case: str, actors: dict, lang: str, synth, asr) -> tuple[list[str
     from dubpreview.diarize.embed import embed_audio
     from dubpreview.tts.voices import default_voice
     from dubpreview.voices.profile import choose_voice, measure
+    from dubpreview.voices.world import VoiceTransform
 
     rows, taken, dubs = [], [], {}
     for actor, (prof_audio, held, texts) in sorted(actors.items(), key=lambda kv: -len(kv[1][0])):
@@ -98,9 +100,11 @@ def scene_rows(case: str, actors: dict, lang: str, synth, asr) -> tuple[list[str
         lang_default, gender_default = default_voice(lang), default_voice(lang, prof.gender)
         e_held, m_held, f_held = embed_audio(held), mfcc_mean(held), f0_of(held)
         cells = {}
-        plain = max(choice.weights, key=choice.weights.get) if len(choice.weights) == 1 else vid
+        # the same blend without the WORLD transform (the chosen voice itself when it has none)
+        plain = vid if choice.transform.is_identity else synth.register(replace(
+            choice, transform=VoiceTransform(choice.transform.source_log_mean, choice.transform.source_log_mean)))
         for key, voice in (("lang", lang_default), ("gender", gender_default), ("matched", vid), ("plain", plain)):
-            if key == "plain" and (voice == vid or choice.transform.is_identity):
+            if key == "plain" and voice == vid:
                 cells["plain"] = cells["matched"]
                 continue
             clips = speak(synth, texts, lang, voice)
