@@ -17,6 +17,13 @@ Sections (each may be run alone; all by default):
 ``parallel``
     The same lines synthesized one at a time on 2 onnxruntime threads vs two at a time on
     one thread each: wall seconds, CPU seconds, CPU utilisation.
+``durations``
+    How well a line's length is known before synthesis (:mod:`dubpreview.tts.durations`):
+    each language's default female and male voice speak the ``cer`` sentences (none of them
+    among the lines the trim fit was made on) at speeds 1.0 and 1.25; per language, the
+    share of clips whose untrimmed length the predictor gives to the sample, and the error
+    of the predicted trimmed length (mean, sd, largest); then :data:`~dubpreview.tts.durations.TRIM_FIT`
+    fitted again on these clips.
 ``match``
     Per character of AMI tst00 (the demo), AMI dev00 and fillets-ng cabin1: the voice is
     chosen from the first half of the character's speech; the second half (held out) is
@@ -26,7 +33,7 @@ Sections (each may be run alone; all by default):
     of mean MFCC c1-c19, F0 median gap and F0 range ratio), plus the back-read CER; then
     the two main characters' mutual similarity against that of two halves of one actor.
 
-    python bench/voices.py [cer] [parallel] [match] [--lines 5]
+    python bench/voices.py [cer] [parallel] [durations] [match] [--lines 5]
 """
 
 from __future__ import annotations
@@ -155,9 +162,52 @@ def parallel_table(n: int) -> list[str]:
     return rows
 
 
+def durations_table(n: int, languages: list[str]) -> list[str]:
+    from dubpreview.tts.durations import FRAME_S, FRAME_SAMPLES, KokoroLength, _frames
+    from dubpreview.tts.kokoro import KokoroSynthesizer
+    from dubpreview.tts.phonemes import phonemize
+    from dubpreview.tts.voices import default_voice
+
+    synth = KokoroSynthesizer(2, 1)
+    texts = sentences(n)
+    rows = ["| language | voice | clips | untrimmed exact | error mean s | error sd s | largest error s |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    fit_x, fit_y = [], []
+    for lang in languages:
+        for gender in ("female", "male"):
+            voice = default_voice(lang, gender)
+            exact, errors = 0, []
+            for text in texts[lang]:
+                model = synth.length_model(text, lang, voice)
+                toks = synth.tokens(phonemize(text, lang))
+                for speed in (1.0, 1.25):
+                    if len(model.chunks) == 1:
+                        raw = synth._session.run(None, {"tokens": np.array([[0, *toks, 0]], np.int64),
+                                                        "style": synth.style(voice, len(toks)),
+                                                        "speed": np.array([speed], np.float32)})[0]
+                        exact += int(np.asarray(raw).size == model.untrimmed_frames(speed) * FRAME_SAMPLES)
+                    real = len(synth.synthesize(text, lang, voice, speed)) / synth.sample_rate
+                    errors.append(real - model.seconds(speed))
+                    for d, first, last in model.chunks:
+                        f = _frames(d, speed)
+                        fit_x.append([f[first:last].sum() * FRAME_S, f[last] * FRAME_S, f[last + 1:].sum() * FRAME_S, 1.0])
+                        fit_y.append(real)
+            e = np.array(errors)
+            rows.append(f"| {lang} | {voice} | {len(e)} | {exact}/{len(e)} | {e.mean():+.3f} | {e.std():.3f} | "
+                        f"{np.abs(e).max():.3f} |")
+            print(rows[-1], flush=True)
+    from scipy.optimize import nnls
+
+    coef, _ = nnls(np.array(fit_x), np.array(fit_y))  # as TRIM_FIT was made: no negative weight
+    resid = np.array(fit_y) - np.array(fit_x) @ coef
+    rows += ["", f"TRIM_FIT refitted on these {len(fit_y)} clips: ({', '.join(f'{c:.3f}' for c in coef)}); "
+                 f"residual sd {resid.std():.3f} s, largest {np.abs(resid).max():.3f} s"]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("sections", nargs="*", default=["cer", "parallel", "match"])
+    ap.add_argument("sections", nargs="*", default=["cer", "parallel", "durations", "match"])
     ap.add_argument("--lines", type=int, default=5)
     ap.add_argument("--languages", default="en,pt,es,fr,it,hi")
     ap.add_argument("--write-presets", action="store_true",
@@ -182,6 +232,9 @@ def main() -> None:
             atomic_write_json(path, presets)
     if "parallel" in args.sections:
         out += ["## Synthesis on two cores", ""] + parallel_table(args.lines) + [""]
+    if "durations" in args.sections:
+        out += ["## Line lengths predicted before synthesis", ""] + durations_table(
+            args.lines, args.languages.split(",")) + [""]
     if "match" in args.sections:
         from voices_match import match_tables
 

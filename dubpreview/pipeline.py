@@ -28,8 +28,7 @@ from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, DubStem, MixedLine, MixSettings
 from dubpreview.project.store import Project, cache_key, file_sha256
 from dubpreview.records import Placement, Segment, TimingReport
-from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
-                                  synthesis_speed)
+from dubpreview.timing.fit import TimingSettings, clip_fits, pick_clip, place, plan, synthesis_speed
 from dubpreview.util.files import atomic_write_json, fault_point
 
 Reporter = Callable[[str, str, float], None]
@@ -561,17 +560,41 @@ def _line_clip(project: Project, synth, text: str, lang: str, voice: str, speed:
     return samples, project.put_audio("clips", key, samples, synth.sample_rate)
 
 
+def _length_model(project: Project, synth, text: str, lang: str, voice: str, counts: dict[str, int]):
+    """How long a line will be at any TTS speed (:mod:`dubpreview.tts.durations`): the
+    backend's duration predictor where it has one (``length_model``; cached in the project,
+    no audio made), else its natural clip synthesized (cached) and measured."""
+    from dubpreview.tts.durations import KokoroLength, PowerLawLength
+
+    predict = getattr(synth, "length_model", None)
+    if predict is not None:
+        key = cache_key(text=text, lang=lang, voice=voice, model=synth.model_id, predictor=1)
+        hit = project.get_json("durations", key)
+        if hit is not None:
+            return KokoroLength.from_dict(hit)
+        model = predict(text, lang, voice)
+        if model is not None:
+            project.put_json("durations", key, model.to_dict())
+            return model
+    samples, _ = _clip(project, synth, text, lang, voice, 1.0, counts)
+    return PowerLawLength(len(samples) / synth.sample_rate, getattr(synth, "speed_exponent", 1.0))
+
+
 def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
                        settings: DubSettings, stages: _Stages,
                        translator=None) -> tuple[TimingReport, list[MixedLine]]:
     """Synthesize every dubbed line of ``lang`` and fit it (:mod:`dubpreview.timing.fit`).
 
-    Every line is first synthesized at natural speed (cached); the pure planner chooses
-    rates and starts from those lengths; lines that would be rushed get a shorter
-    translation where ``translator`` offers n-best candidates; lines that need it are
-    re-synthesized at the TTS speed expected to give their rate (one correction step if
-    the length is off by more than the tolerance); the final placement uses the real clip
-    lengths, and its speeds are the rates as heard (natural / real length).
+    Each line's length at any speed is predicted first (:func:`_length_model`: Kokoro's
+    duration predictor, no audio); the pure planner chooses rates and starts from those
+    natural lengths; lines that would be rushed get a shorter translation where
+    ``translator`` offers n-best candidates; every line is then synthesized once, at the TTS
+    speed its length model gives for its planned length (:func:`~dubpreview.timing.fit.synthesis_speed`).
+    The measured clips correct the length models and the plan is made again on them; a line
+    whose clip does not fit the new plan (:func:`~dubpreview.timing.fit.clip_fits`) is
+    synthesized at most once more, at the corrected model's speed, and the better of its two
+    clips is kept (:func:`~dubpreview.timing.fit.pick_clip`). The final placement uses the
+    real clip lengths, and its speeds are the rates as heard (natural / real length).
     Returns the timing report (its lines carry the clip paths) and the lines ready to mix.
     """
     from dubpreview.tts.kokoro import default_synthesizer, parallel_map
@@ -589,41 +612,53 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
     active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip() and not held(s, lang)]
     counts = {"computed": 0, "cached": 0}
+    rate_hz = synth.sample_rate
 
-    def natural_length(seg: Segment) -> float:
-        samples, _ = _clip(project, synth, seg.translation[lang], lang, seg.voice or by_speaker.get(seg.speaker, voice),
-                              1.0, counts)
-        return len(samples) / synth.sample_rate
+    def voice_of(seg: Segment) -> str:
+        return seg.voice or by_speaker.get(seg.speaker, voice)
 
-    exponent = getattr(synth, "speed_exponent", 1.0)
+    def model_of(seg: Segment):
+        return _length_model(project, synth, seg.translation[lang], lang, voice_of(seg), counts)
 
-    def fit_line(job: tuple[Segment, Placement, float]) -> tuple[tuple[np.ndarray, Path], float, float]:
-        seg, p, natural = job
-        text, v = seg.translation[lang], seg.voice or by_speaker.get(seg.speaker, voice)
-        param = synthesis_speed(p.speed, exponent, timing.speed_step)
-        tried: dict[float, tuple[np.ndarray, Path]] = {}
-        for _ in range(2):  # the first try and at most one correction (an edit's cost stays bounded)
-            tried[param] = _line_clip(project, synth, text, lang, v, param, counts)
-            better = corrected_synthesis_speed(param, natural, natural / p.speed,
-                                               len(tried[param][0]) / synth.sample_rate, exponent,
-                                               timing) if p.speed != 1.0 else None
-            if better is None or better in tried:
-                break
-            param = better
-        lengths = {k: len(c[0]) / synth.sample_rate for k, c in tried.items()}
-        param = pick_clip(lengths, natural, natural / p.speed, timing)
-        return tried[param], lengths[param], param
+    def clip_at(job: tuple[Segment, float]) -> tuple[np.ndarray, Path]:
+        seg, speed = job
+        return _line_clip(project, synth, seg.translation[lang], lang, voice_of(seg), speed, counts)
 
     workers = getattr(synth, "workers", 1)  # independent lines in parallel (tts/kokoro.py: 1.3x on 2 cores)
     with stages.stage(f"synthesize {lang} ({synth.name}, {'voices per speaker' if by_speaker else voice})") as st:
-        naturals = parallel_map(natural_length, active, workers)
+        models = parallel_map(model_of, active, workers)
+        naturals = [m.seconds(1.0) for m in models]
         planned = plan(active, naturals, timing, duration)
         changed = _shorten_lines(active, naturals, planned, lang, translator, synth, timing)
         if changed:
-            for i, n in zip(changed, parallel_map(natural_length, [active[i] for i in changed], workers)):
-                naturals[i] = n
+            for i, m in zip(changed, parallel_map(model_of, [active[i] for i in changed], workers)):
+                models[i], naturals[i] = m, m.seconds(1.0)
             planned = plan(active, naturals, timing, duration)
-        fitted = parallel_map(fit_line, list(zip(active, planned.placements, naturals)), workers)
+        first = [synthesis_speed(m.seconds, nat, nat / p.speed, timing)
+                 for m, nat, p in zip(models, naturals, planned.placements)]
+        made = parallel_map(clip_at, list(zip(active, first)), workers)
+        for i, (m, sp, clip) in enumerate(zip(models, first, made)):  # each model corrected by its clip
+            predicted, real = m.seconds(sp), len(clip[0]) / rate_hz
+            if predicted > 0 and real > 0:
+                models[i] = m.scaled(real / predicted)
+                naturals[i] = models[i].seconds(1.0)
+        planned = plan(active, naturals, timing, duration)
+
+        def refit(i: int) -> tuple[tuple[np.ndarray, Path], float, float]:
+            natural, target = naturals[i], naturals[i] / planned.placements[i].speed
+            tried = {first[i]: made[i]}
+            lengths = {first[i]: len(made[i][0]) / rate_hz}
+            if natural <= 0 or target <= 0:
+                return made[i], lengths[first[i]], first[i]
+            if not clip_fits(lengths[first[i]], natural, target, timing):  # at most once more
+                again = synthesis_speed(models[i].seconds, natural, target, timing)
+                if again not in tried:
+                    tried[again] = clip_at((active[i], again))
+                    lengths[again] = len(tried[again][0]) / rate_hz
+            pick = pick_clip(lengths, natural, target, timing)
+            return tried[pick], lengths[pick], pick
+
+        fitted = parallel_map(refit, list(range(len(active))), workers)
         clips = [f[0] for f in fitted]
         durations = [f[1] for f in fitted]
         params = [f[2] for f in fitted]

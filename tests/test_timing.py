@@ -6,8 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 from dubpreview.records import Segment
 from dubpreview.timing.baselines import open_dubbing, sonitranslate
-from dubpreview.timing.fit import (TimingSettings, corrected_synthesis_speed, pick_clip, place, plan,
-                                  synthesis_speed, window_ends)
+from dubpreview.timing.fit import TimingSettings, clip_fits, pick_clip, place, plan, synthesis_speed, window_ends
+from dubpreview.tts.durations import PowerLawLength
 from dubpreview.timing.length import Candidate, choose, rank
 
 S = TimingSettings()
@@ -156,18 +156,23 @@ def test_borrow_then_early_then_accepted_then_lateness_then_max():
     assert ps[0].speed == S.accepted_speed and ps[0].overflow > S.max_lateness_s
 
 
-def test_synthesis_speed_for_a_tts_whose_length_is_not_inverse_to_speed():
-    # length ~ speed ** -0.82: a rate of 1.2 needs speed 1.2 ** (1 / 0.82) = 1.249
-    assert synthesis_speed(1.0, 0.82) == 1.0
-    assert synthesis_speed(1.2, 0.82) == 1.24
-    assert synthesis_speed(1.2, 1.0) == 1.2
-    # natural 2.4 s planned at rate 1.2 -> 2.0 s; 10 % too long at 1.25 -> 1.25 * 1.1 ** (1 / 0.82) = 1.404
-    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 2.2, 0.82, S) == 1.4
-    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 2.03, 0.82, S) is None  # a little long: within tolerance
-    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.997, 0.82, S) is None  # rate 1.2018: within 0.2 %
-    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.99, 0.82, S) == 1.24  # rate 1.206: too fast
-    assert corrected_synthesis_speed(1.25, 2.4, 2.0, 1.9, 0.82, S) == 1.17  # rate 1.26: too fast -> 1.25 * 0.95 ** (1 / 0.82)
-    assert corrected_synthesis_speed(1.05, 2.4, 2.0, 1.5, 0.82, S) == 1.0  # never below natural
+def test_synthesis_speed_reads_the_length_model_for_a_tts_whose_length_is_not_inverse_to_speed():
+    # a power-law TTS, length ~ speed ** -0.82: natural 2.4 s planned at rate 1.2 -> 2.0 s
+    model = PowerLawLength(2.4, 0.82)
+    speed = synthesis_speed(model.seconds, 2.4, 2.0, S)
+    assert clip_fits(model.seconds(speed), 2.4, 2.0, S)  # the predicted clip does
+    assert 1.2 ** (1 / 0.82) - 0.02 < speed < 1.2 ** (1 / 0.82) + 0.06  # about 1.249, not 1.2
+    assert synthesis_speed(model.seconds, 2.4, 2.4, S) == 1.0  # fits at natural speed
+    assert synthesis_speed(PowerLawLength(2.4, 1.0).seconds, 2.4, 2.0, S) in (1.19, 1.2)
+    # corrected by a clip that came out 10 % long: the next speed is higher
+    assert synthesis_speed(model.scaled(1.1).seconds, 2.64, 2.0, S) > speed
+
+
+def test_clip_fits_allows_a_little_long_but_not_faster_than_planned():
+    assert clip_fits(2.03, 2.4, 2.0, S)  # a little long: within tolerance
+    assert clip_fits(1.997, 2.4, 2.0, S)  # rate 1.2018: within 0.2 %
+    assert not clip_fits(1.99, 2.4, 2.0, S)  # rate 1.206: too fast
+    assert not clip_fits(2.2, 2.4, 2.0, S)  # 0.2 s too long
 
 
 def test_pick_clip_prefers_a_fit_that_is_not_faster_than_planned():

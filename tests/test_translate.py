@@ -445,3 +445,41 @@ def test_scene_pass_pieces_go_to_the_line_they_lie_in_or_leave_it_to_be_translat
     assert assign_pieces(lines, pieces) == ["Where are you going?", None, None, "Yes. Now."]
     assert assign_pieces(lines, []) == [None] * 4
     assert assign_pieces([], pieces) == []
+
+
+# -- whole sentences over split lines (translate/sentences.py) --------------------------------
+
+from dubpreview.translate.sentences import sentence_groups, split_translation  # noqa: E402
+
+
+def test_sentence_groups_join_a_sentence_cut_over_lines_only():
+    segs = [Segment(0, 12.5, 13.7, "So what do we need"), Segment(1, 13.7, 14.5, "to talk about?"),
+            Segment(2, 15.0, 17.3, "So we just go around"), Segment(3, 20.0, 21.0, "what they said."),
+            Segment(4, 21.2, 21.9, "Not at all.")]
+    # 2 -> 3 is 2.7 s apart: a pause, not one sentence
+    assert sentence_groups(segs) == [[0, 1], [2], [3], [4]]
+
+
+@given(st.lists(st.from_regex(r"[a-zà-ú]{1,8}[,.]?", fullmatch=True), min_size=1, max_size=30),
+       st.lists(st.floats(1, 80), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_split_translation_keeps_every_word_in_order(words, weights):
+    text = " ".join(words)
+    parts = split_translation(text, weights)
+    assert len(parts) == len(weights)
+    assert " ".join(p for p in parts if p).split() == words  # nothing lost, fused or reordered
+    if len(words) >= len(weights):
+        assert all(parts)
+
+
+def test_a_split_sentence_is_translated_whole_by_bergamot():
+    from dubpreview.translate.bergamot import BergamotTranslator
+
+    segs = [Segment(0, 12.5, 13.7, "So what do we need"), Segment(1, 13.7, 14.52, "to talk about?")]
+    bergamot = BergamotTranslator()
+    parts = bergamot.translate(segs, "en", "pt")
+    whole = bergamot.translate_texts(["So what do we need to talk about?"], "en", "pt")[0]
+    print(parts, "|", whole)
+    assert " ".join(parts).split() == whole.split() and all(parts)
+    # line by line, the fragments are not the sentence
+    assert " ".join(bergamot.translate_texts([s.text for s in segs], "en", "pt")).split() != whole.split()

@@ -46,7 +46,10 @@ class DecodeOptions:
     ``no_repeat_ngram_size`` and ``repetition_penalty``: CTranslate2 decoding constraints
     (faster-whisper only; openai-whisper has no such option and ignores them);
     ``hallucination_silence_threshold``: skip silent stretches of this many seconds around
-    a suspected hallucination (openai/whisper PR #1838; needs word timestamps).
+    a suspected hallucination (openai/whisper PR #1838; needs word timestamps);
+    ``max_new_tokens``: longest text one window may decode to (faster-whisper
+    ``max_new_tokens``, openai-whisper ``sample_len``; None = the model's 224), which bounds
+    what a loop costs (:func:`region_token_budget`).
     """
 
     beam_size: int = 5
@@ -57,6 +60,7 @@ class DecodeOptions:
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
     hallucination_silence_threshold: float | None = None
+    max_new_tokens: int | None = None
 
     def for_task(self, task: str, guards: bool) -> "DecodeOptions":
         """The options of one call: with the guards off, translation keeps to temperature 0
@@ -74,6 +78,22 @@ class DecodeOptions:
         window as "no speech" (the VAD said there is speech there)."""
         return replace(self, beam_size=max(self.beam_size, 5), temperatures=FALLBACK_TEMPERATURES,
                        no_repeat_ngram_size=3, repetition_penalty=1.1, no_speech_threshold=None)
+
+
+REGION_TOKENS_PER_S = 20.0
+"""Whisper tokens a second of audio that a re-decoded region may produce: the rate ceiling's
+fast speech (:data:`dubpreview.integrity.rate.FAST_CHARS_PER_S`, 20 characters a second)
+at two characters a token (Czech and Portuguese words split into more tokens than English
+ones), before :data:`REGION_TOKENS_EXTRA`."""
+REGION_TOKENS_EXTRA = 16
+"""Tokens a re-decoded region may use beyond its share of speech (timestamps, punctuation)."""
+
+
+def region_token_budget(seconds: float) -> int:
+    """The ``max_new_tokens`` of a re-decode of ``seconds`` of audio. Measured on the demo
+    scene: a 2.3 s gap whose beam search fell back through the temperatures took 9.5 s
+    with the model's own limit; a loop that cannot end is cut here instead."""
+    return int(np.ceil(max(0.0, seconds) * REGION_TOKENS_PER_S)) + REGION_TOKENS_EXTRA
 
 
 HALLUCINATION_SILENCE_S = 2.0
@@ -296,7 +316,12 @@ class ClipWhisperTranscriber(ABC):
                       task: str = "transcribe", strict: bool = True) -> list[Segment]:
         """Decode ``[start, end]`` seconds of ``audio`` (float32 ``(n,)``, 16 kHz) on its own,
         as its own window, ``language`` forced: the re-decode of a loop or of speech the
-        first pass left out. ``strict`` uses :meth:`DecodeOptions.strict`. Returns clean
+        first pass left out. ``strict`` uses :meth:`DecodeOptions.strict`. The text is capped
+        at :func:`region_token_budget` tokens, and a low mean log-probability does not start
+        the temperature fallback here (a loop's compression ratio still does): the region is
+        short and the VAD hears speech in it, so a doubtful text is flagged ``low confidence``
+        by the guard instead of sampled again. On the demo scene's five re-decodes the
+        fallback gave the same words and took 21.7 s instead of 10.9 s. Returns clean
         segments (absolute seconds, see :func:`finish_segments`), ids from 0."""
         audio = check_audio(audio)
         lo = max(0.0, start)
@@ -305,6 +330,7 @@ class ClipWhisperTranscriber(ABC):
             return []
         options = self.options.for_task(task, self.guards)
         options = options.strict() if strict else options
+        options = replace(options, max_new_tokens=region_token_budget(hi - lo), log_prob_threshold=None)
         with self._compute():
             raw = self._decode(audio, language, task, [(lo, hi)], options)
         return finish_segments(raw, [(lo, hi)])

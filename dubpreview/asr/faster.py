@@ -66,6 +66,7 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
             temperature=list(options.temperatures), compression_ratio_threshold=options.compression_ratio_threshold,
             log_prob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,
             no_repeat_ngram_size=options.no_repeat_ngram_size, repetition_penalty=options.repetition_penalty,
+            max_new_tokens=options.max_new_tokens,
             hallucination_silence_threshold=options.hallucination_silence_threshold if task == "transcribe" else None)
         return [Segment(id=0, start=s.start, end=s.end, text=s.text,
                         words=[Word(w.start, w.end, w.word, w.probability) for w in (s.words or [])],

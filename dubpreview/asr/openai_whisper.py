@@ -175,6 +175,7 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
             self._whisper(), audio, verbose=None, language=language, task=task, word_timestamps=task == "transcribe",
             clip_timestamps=common.flat_clips(clips), condition_on_previous_text=self.condition_on_previous_text,
             fp16=False, beam_size=options.beam_size if options.beam_size > 1 else None, temperature=temperatures,
+            **({"sample_len": options.max_new_tokens} if options.max_new_tokens else {}),
             compression_ratio_threshold=options.compression_ratio_threshold,
             logprob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,
             hallucination_silence_threshold=options.hallucination_silence_threshold if task == "transcribe" else None)

@@ -35,7 +35,7 @@ from dubpreview.records import Segment
 
 LOW_LOGPROB = -1.0
 """openai/whisper ``transcribe()``'s ``logprob_threshold``: below it a window is doubtful."""
-GUARD_VERSION = 4
+GUARD_VERSION = 5
 """Bumped when a guard rule changes (part of the cache keys of guarded transcripts and translations)."""
 REDECODE_PAD_S = 0.2
 """Seconds of audio added on each side of a line or gap decoded again on its own."""

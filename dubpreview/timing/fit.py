@@ -27,9 +27,10 @@ per line. The policy (see the timing section of ``design.md``):
    overlap is reported (``overlap`` on the placement, ``overlaps`` in the totals).
 
 Speeds here are *rates as heard*: natural length over spoken length. Native re-synthesis
-is preferred over time-stretching: :func:`synthesis_speed` turns a rate into the TTS's own
-speed parameter (a TTS's length is not exactly natural / speed) and
-:func:`corrected_synthesis_speed` corrects it once after measuring;
+is preferred over time-stretching: :func:`synthesis_speed` turns a planned length into the
+TTS's own speed parameter from the line's length model (a TTS's length is not exactly
+natural / speed; Kokoro's is predicted exactly but for the silence trim, see
+:mod:`dubpreview.tts.durations`), and :func:`clip_fits` says whether a clip made does;
 :mod:`dubpreview.timing.stretch` serves backends without a speed control.
 The report's totals include the IWSLT 2023 dubbing-track duration metrics M1 and M2.
 """
@@ -243,41 +244,38 @@ def totals(segments: list[Segment], placements: list[Placement], settings: Timin
     }
 
 
-def _round(x: float, step: float) -> float:
-    return round(round(x / step) * step, 6)
-
-
-def synthesis_speed(rate: float, exponent: float, step: float = 0.01) -> float:
-    """The TTS speed parameter expected to give the speed-up ``rate`` (natural length over
-    spoken length), for a TTS whose length scales as ``speed ** -exponent``; rounded down
-    to ``step`` (a little long is absorbed by the silence; a little fast is heard). Kokoro's exponent is about 0.82 (measured, see :mod:`dubpreview.tts.kokoro`)."""
-    if rate == 1.0:
-        return 1.0
-    return max(1.0, round(math.floor(rate ** (1.0 / exponent) / step + 1e-9) * step, 6))
-
-
 RATE_TOLERANCE = 0.002
-"""A rendered line may be this much (relative) faster than planned before it is corrected:
-next to none, so a line planned at the accepted speed is not heard above it."""
+"""A rendered line may be this much (relative) faster than planned: next to none, so a line
+planned at the accepted speed is not heard above it."""
 
 
-def corrected_synthesis_speed(speed: float, natural_s: float, target_s: float, measured_s: float,
-                              exponent: float, settings: TimingSettings,
-                              bounds: tuple[float, float] = (1.0, 2.0)) -> float | None:
-    """One correction step for a clip made at TTS ``speed`` that should last ``target_s``
-    (its natural length is ``natural_s``) but measured ``measured_s``: the speed to
-    synthesize again at (within ``bounds``), or None when it is close enough: not longer
-    than ``tolerance_s`` over the target, and not faster than planned by more than
-    :data:`RATE_TOLERANCE` (so a line planned at the accepted speed stays at it)."""
-    if target_s <= 0 or measured_s <= 0:
-        return None
-    too_long = measured_s > target_s + settings.tolerance_s
-    too_fast = natural_s / measured_s > (natural_s / target_s) * (1 + RATE_TOLERANCE)
-    if not (too_long or too_fast):
-        return None
-    new = _round(speed * (measured_s / target_s) ** (1.0 / exponent), settings.speed_step)
-    new = min(max(new, bounds[0]), bounds[1])
-    return new if abs(new - speed) >= settings.speed_step - 1e-9 else None
+def synthesis_speed(seconds, natural_s: float, target_s: float, settings: TimingSettings,
+                    bounds: tuple[float, float] = (1.0, 2.0)) -> float:
+    """The TTS speed to synthesize a line at so that it lasts ``target_s`` seconds, from its
+    length model ``seconds(speed) -> seconds`` (:mod:`dubpreview.tts.durations`; ``natural_s``
+    is its length at speed 1.0): every speed of the ``speed_step`` grid within ``bounds`` is
+    judged on its predicted length: of those that :func:`clip_fits`, the one closest to the
+    middle of the accepted window (``target_s + tolerance_s / 2``: a prediction a little off
+    either way still fits); else :func:`pick_clip`'s choice, the same rule as after synthesis.
+    A line that fits at natural speed gets 1.0."""
+    if target_s <= 0 or natural_s <= target_s + 1e-9:
+        return 1.0
+    step = settings.speed_step
+    grid = [round(bounds[0] + k * step, 6) for k in range(int(round((bounds[1] - bounds[0]) / step)) + 1)]
+    lengths = {sp: seconds(sp) for sp in grid}
+    aim = target_s + settings.tolerance_s / 2
+    good = [sp for sp, n in lengths.items() if clip_fits(n, natural_s, target_s, settings)]
+    if good:
+        return min(good, key=lambda sp: abs(lengths[sp] - aim))
+    return pick_clip(lengths, natural_s, target_s, settings)
+
+
+def clip_fits(length_s: float, natural_s: float, target_s: float, settings: TimingSettings) -> bool:
+    """Whether a clip of ``length_s`` seconds does for a line planned to last ``target_s``:
+    not longer than ``tolerance_s`` over it, and not faster than planned by more than
+    :data:`RATE_TOLERANCE` (the first choice of :func:`pick_clip`)."""
+    return (length_s <= target_s + settings.tolerance_s
+            and natural_s / max(length_s, 1e-9) <= (natural_s / target_s) * (1 + RATE_TOLERANCE))
 
 
 def pick_clip(lengths: dict[float, float], natural_s: float, target_s: float, settings: TimingSettings) -> float:
@@ -292,8 +290,7 @@ def pick_clip(lengths: dict[float, float], natural_s: float, target_s: float, se
     def rate(k: float) -> float:
         return natural_s / lengths[k] if lengths[k] > 0 else math.inf
 
-    good = [k for k in lengths if lengths[k] <= target_s + settings.tolerance_s
-            and rate(k) <= planned_rate * (1 + RATE_TOLERANCE)]
+    good = [k for k in lengths if clip_fits(lengths[k], natural_s, target_s, settings)]
     if good:
         return min(good, key=lambda k: abs(lengths[k] - target_s))
     calm = max(settings.accepted_speed, planned_rate) * (1 + RATE_TOLERANCE)

@@ -91,6 +91,9 @@ class BergamotTranslator:
     """:class:`~dubpreview.translate.base.Translator` for en->pt and pt->en (Bergamot tiny, CPU)."""
 
     name = "bergamot"
+    rule = "sentences"
+    """How the translations are made (in the translation cache key): whole sentences
+    (:mod:`dubpreview.translate.sentences`)."""
 
     def pairs(self) -> set[tuple[str, str]]:
         """``{("en", "pt"), ("pt", "en")}``."""
@@ -121,9 +124,12 @@ class BergamotTranslator:
 
     def translate(self, segments: list[Segment], source: str, target: str,
                   audio: np.ndarray | None = None) -> list[str]:
-        """Translate each segment's ``text``; ``audio`` is ignored (text backend).
+        """Translate each segment's ``text``, a sentence that runs over several lines as one
+        (:func:`~dubpreview.translate.sentences.translate_sentences`); ``audio`` is ignored.
 
         Raises:
             BackendUnavailable: the pair is not en->pt or pt->en.
         """
-        return self.translate_texts([s.text for s in segments], source, target)
+        from dubpreview.translate.sentences import translate_sentences
+
+        return translate_sentences(lambda texts: self.translate_texts(texts, source, target), segments)

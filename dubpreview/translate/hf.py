@@ -63,6 +63,9 @@ class TransformersTranslator:
     """
 
     name = "transformers"
+    rule = "sentences"
+    """How the translations are made (in the translation cache key): whole sentences
+    (:mod:`dubpreview.translate.sentences`)."""
 
     def __init__(self, model: str, source: str, target: str, num_beams: int = 4, device: str = "cpu"):
         self.model_name = str(model)
@@ -188,7 +191,8 @@ class TransformersTranslator:
 
     def translate(self, segments: list[Segment], source: str, target: str,
                   audio: np.ndarray | None = None) -> list[str]:
-        """Translate each segment's ``text``; ``audio`` is ignored (text backend).
+        """Translate each segment's ``text``, a sentence that runs over several lines as one
+        (:func:`~dubpreview.translate.sentences.translate_sentences`); ``audio`` is ignored.
 
         Raises:
             BackendUnavailable: (source, target) is not this instance's pair.
@@ -198,7 +202,9 @@ class TransformersTranslator:
         if pair not in self.pairs():
             raise BackendUnavailable(f"this transformers translator is set up for {self.source}->{self.target}, "
                                      f"not {pair[0]}->{pair[1]}; configure a model for that pair")
-        return self.translate_texts([s.text for s in segments])
+        from dubpreview.translate.sentences import translate_sentences
+
+        return translate_sentences(self.translate_texts, segments)
 
     def translate_nbest(self, texts: list[str], n: int) -> list[list[tuple[str, float]]]:
         """The ``n`` best beam candidates per text, best first, with their sequence scores.

@@ -35,6 +35,9 @@ SAMPLE_RATE = 24000
 MAX_TOKENS = 510
 """Kokoro's context is 512 tokens including the two pad tokens."""
 
+PIECE_GAP_S = 0.2
+"""Seconds of silence between the pieces of a line split at Kokoro's context."""
+
 _SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
 
 
@@ -62,7 +65,7 @@ class KokoroSynthesizer:
     speed_exponent = 0.82
     """Kokoro's length scales as ``speed ** -0.82``, not ``1 / speed``: median over 16 real
     dialogue lines (es, en) at speeds 1.2 and 1.3, measured in this project (10-90 %:
-    0.58-1.10); the timing engine uses it to ask for the right speed the first time."""
+    0.58-1.10). Used only where the duration predictor is missing (:meth:`length_model`)."""
 
     def __init__(self, threads: int = 2, workers: int | None = None):
         self.threads = threads
@@ -71,6 +74,7 @@ class KokoroSynthesizer:
         ``max(1, threads // workers)`` onnxruntime threads."""
         self.model_id = f"kokoro-82m-{registry.SOURCES['kokoro-82m'].sha256[:12]}"
         self._session = None
+        self._durations = None  # the duration predictor's session, False where there is none
         self._vocab: dict[str, int] | None = None
         self._packs: dict[str, np.ndarray] | None = None
         self._lock = threading.Lock()
@@ -161,6 +165,43 @@ class KokoroSynthesizer:
         length before synthesizing it."""
         return len(self.tokens(phonemize(text, language)))
 
+    def length_model(self, text: str, language: str, voice: str):
+        """How long ``text`` will be at any speed, from Kokoro's duration predictor alone
+        (:class:`~dubpreview.tts.durations.KokoroLength`; 15-150 ms per line on one core), or
+        None where the predictor cannot be built (no ``onnx`` package).
+
+        Raises:
+            DubError: unsupported language or unknown voice.
+        """
+        from dubpreview.tts.durations import KokoroLength
+
+        self._load()
+        with self._lock:
+            if self._durations is None:
+                path = registry.kokoro_durations_path()
+                if path is None:
+                    self._durations = False
+                else:
+                    import onnxruntime as ort
+
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = max(1, self.threads // self.workers)
+                    opts.inter_op_num_threads = 1
+                    self._durations = ort.InferenceSession(str(path), sess_options=opts,
+                                                           providers=["CPUExecutionProvider"])
+        if self._durations is False:
+            return None
+        if language not in ESPEAK_VOICE:
+            raise DubError(f"the Kokoro voices cannot speak '{language}'; dub languages: "
+                           f"{', '.join(sorted(ESPEAK_VOICE))}")
+        inverse = {i: c for c, i in self._vocab.items()}
+        pieces = []
+        for toks in self._chunks(text, language):
+            d = self._durations.run(None, {"tokens": np.array([[0, *toks, 0]], dtype=np.int64),
+                                           "style": self.style(voice, len(toks))})[0]
+            pieces.append((np.asarray(d, np.float32).ravel(), [inverse[t] for t in toks]))
+        return KokoroLength.from_durations(pieces, gap_s=PIECE_GAP_S)
+
     def _chunks(self, text: str, language: str) -> list[list[int]]:
         """Token lists of at most :data:`MAX_TOKENS`, split at sentences, then clauses, then words."""
         whole = self.tokens(phonemize(text, language))
@@ -207,7 +248,7 @@ class KokoroSynthesizer:
             pieces.append(trim_silence(np.asarray(audio, np.float32).ravel()))
         if not pieces:
             return np.zeros(0, np.float32)
-        gap = np.zeros(int(0.2 * SAMPLE_RATE), np.float32)
+        gap = np.zeros(int(PIECE_GAP_S * SAMPLE_RATE), np.float32)
         out = [pieces[0]]
         for p in pieces[1:]:
             out += [gap, p]
