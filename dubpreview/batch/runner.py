@@ -19,7 +19,9 @@ and never lets one scene's failure stop the others.
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -81,9 +83,38 @@ def _worker_init() -> None:
     os.environ["TQDM_DISABLE"] = "1"
 
 
+def openmp_threads(job: SceneJob) -> int:
+    """``OMP_NUM_THREADS`` for a scene's workers: its ``threads`` setting (default 2), in a pool
+    worker and a Ray task alike. OpenBLAS and OpenMP read it when they load, and Whisper's
+    features and CTranslate2 sum in another order with another count, which can change a
+    decoded word (measured: a comma more or less on the es test clip with 1 vs 2), so a scene
+    must see the same count wherever it runs for a pool and a Ray batch to give the same files."""
+    return int(job.settings.get("threads") or 2)
+
+
+@contextmanager
+def _spawn_env(name: str, value: str):
+    """``os.environ[name] = value`` while the block runs (processes spawned then inherit it)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def _pool(jobs: list[SceneJob], workers: int, progress: Progress) -> None:
     """At most ``workers`` scenes in flight. A worker that dies (killed, out of memory) breaks
-    the pool: the scenes in flight then are failed, the rest go on in a new pool."""
+    the pool: the scenes in flight then are failed, the rest go on in a new pool. Workers are
+    spawned with :func:`openmp_threads` (the largest of the batch's scenes)."""
+    with _spawn_env("OMP_NUM_THREADS", str(max((openmp_threads(j) for j in jobs), default=2))):
+        _pool_run(jobs, workers, progress)
+
+
+def _pool_run(jobs: list[SceneJob], workers: int, progress: Progress) -> None:
     queue = list(jobs)
     while queue:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
@@ -166,9 +197,12 @@ def _ray(jobs: list[SceneJob], workers: int, progress: Progress, address: str | 
         cpus = int(ray.cluster_resources().get("CPU", 1))
         for job in jobs:
             threads = min(int(job.settings.get("threads") or 2), cpus)  # never more than the cluster has
-            a = timed.options(num_cpus=threads, max_retries=1, **RAY_RESOURCES["analyze"]).remote(sc.analyze_group, job)
+            # OpenMP threads as in a pool worker (Ray would set the task's num_cpus): see openmp_threads
+            env = {"runtime_env": {"env_vars": {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": str(openmp_threads(job))}}}
+            a = timed.options(num_cpus=threads, max_retries=1, **env, **RAY_RESOURCES["analyze"]).remote(
+                sc.analyze_group, job)
             s = timed.options(max_retries=1, **RAY_RESOURCES["separate"]).remote(sc.separate_group, job)
-            r = render.options(num_cpus=threads, max_retries=1, **RAY_RESOURCES["render"]).remote(job, a, s)
+            r = render.options(num_cpus=threads, max_retries=1, **env, **RAY_RESOURCES["render"]).remote(job, a, s)
             refs[r] = job
         pending = list(refs)
         while pending:
