@@ -27,7 +27,7 @@ from dubpreview import languages
 from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, DubStem, MixedLine, MixSettings
 from dubpreview.project.store import Project, cache_key, file_sha256
-from dubpreview.records import Placement, Segment, TimingReport
+from dubpreview.records import Segment, TimingReport
 from dubpreview.timing.fit import TimingSettings, clip_fits, pick_clip, place, plan, synthesis_speed
 from dubpreview.util.files import atomic_write_json, fault_point
 
