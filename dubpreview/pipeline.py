@@ -127,16 +127,19 @@ class _Stages:
     def stage(self, name: str) -> Iterator[dict]:
         """Time the stage; its log line also gets ``peak_rss_mb``, the process's peak
         resident memory so far (MiB, :func:`dubpreview.util.memory.peak_rss_mb`): the stage
-        after which it rose is the one that needed that memory."""
+        after which it rose is the one that needed that memory; and ``cpu_s``, the CPU seconds
+        the process spent in it (all threads, :func:`time.process_time`; over the wall seconds
+        it is the stage's core use)."""
         from dubpreview.util.memory import peak_rss_mb
 
         rec = {"status": "computed", "extra": {}}
         fault_point(f"stage:{name}")  # reliability tests only: see util.files.fault_point
         self.reporter(name, "start", 0.0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield rec
         seconds = time.perf_counter() - t0
         rec["extra"].setdefault("peak_rss_mb", round(peak_rss_mb()))
+        rec["extra"].setdefault("cpu_s", round(time.process_time() - c0, 2))
         self.project.log(name, rec["status"], seconds, **rec["extra"])
         self.reporter(name, rec["status"], seconds)
 
@@ -245,15 +248,21 @@ def dub(source: str | os.PathLike, settings: DubSettings, output: str | os.PathL
     Returns the :class:`DubResult`. Raises :class:`DubError` for bad input (see
     :func:`open_run`); nothing is left half-written.
     """
+    from dubpreview.separate.prefetch import SeparationPrefetch
+
     run = open_run(source, settings, output, project_dir, reporter)
     project, stages = run.project, run.stages
-    segments, language, audio16 = analyze(run.source, run.info, project, settings, stages)
+    # the stems are made beside the transcription (one torch thread in the cores Whisper leaves idle)
+    prefetch = SeparationPrefetch(project, run.source, run.info, MIX_RATE, settings.separation, run.stream_index)
+    segments, language, audio16 = analyze(run.source, run.info, project, settings, stages,
+                                          before_speakers=prefetch.wait)
     warnings: list[str] = list(project.state.get("warnings", []))
     if not segments:
         warnings.append("no speech found in the scene; the preview keeps the original audio only")
     for message in warnings:
         stages.note(message)
-    outputs, timing = render(run.source, run.info, project, settings, stages, run.output, segments, language)
+    outputs, timing = render(run.source, run.info, project, settings, stages, run.output, segments, language,
+                             prefetch=prefetch)
     project.state["outputs"] = {k: str(v) for k, v in outputs.items()}
     project.save()
     return DubResult(run.output, project.root, language, segments, project.stage_log, warnings, timing, outputs,
@@ -321,11 +330,13 @@ def _route(settings: DubSettings, source: str, target: str, transcriber, check_o
                         transcriber=transcriber, hf_model=settings.hf_model)
 
 
-def analyze(src: Path, info, project: Project, settings: DubSettings,
-            stages: _Stages) -> tuple[list[Segment], str, np.ndarray]:
+def analyze(src: Path, info, project: Project, settings: DubSettings, stages: _Stages,
+            before_speakers: Callable[[], None] | None = None) -> tuple[list[Segment], str, np.ndarray]:
     """Extract audio, transcribe and translate (each cached); store segments in the project.
 
-    Returns (segments, source language, 16 kHz mono audio).
+    ``before_speakers`` is called after the transcript's guard and before the speaker stage
+    (:class:`~dubpreview.separate.prefetch.SeparationPrefetch.wait`: torch work in another
+    thread ends before diarization's). Returns (segments, source language, 16 kHz mono audio).
     """
     from dubpreview.media.extract import load_audio
 
@@ -352,6 +363,8 @@ def analyze(src: Path, info, project: Project, settings: DubSettings,
     project.state["dropped"] = cached.get("dropped", [])
     from dubpreview.voices.scene import speakers_stage  # speaker per segment, voice profiles
 
+    if before_speakers is not None:
+        before_speakers()
     segments = speakers_stage(project, audio16, segments, settings, stages)
     edits = {d["id"]: d for d in project.state.get("segments", []) if project.state.get("asr_key") == key}
     project.state["asr_key"] = key
@@ -667,7 +680,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     targets = [min(p.start, p.desired_start) for p in planned.placements]
     rates = [round(nat / dur, 4) if dur > 0 else 1.0 for nat, dur in zip(naturals, durations)]
     report = place(active, durations, rates, timing, duration, targets=targets)
-    _flag_overruns(active, report, lang, duration, timing.tolerance_s)
+    _flag_overruns(active, report, lang, duration, timing)
     report.clips = [path.relative_to(project.root).as_posix() for _, path in clips]  # a folder that moves keeps working
     report.naturals = naturals
     report.synthesis_speeds = params
@@ -677,19 +690,19 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
 
 
 def _flag_overruns(segments: list[Segment], report: TimingReport, lang: str, duration: float,
-                   tolerance_s: float) -> None:
+                   timing: TimingSettings) -> None:
     """Flag :data:`~dubpreview.integrity.flags.OVERRUN` on the lines of ``lang`` that end
-    more than ``OVERRUN_S`` after their slot or more than ``tolerance_s`` (the timing's) past
-    the scene's end (``duration``, seconds; the stem stops there), clearing the flag where a
-    new fit no longer overruns."""
+    more than ``timing.max_overrun_s`` after their slot or more than ``timing.tolerance_s``
+    past the scene's end (``duration``, seconds; the stem stops there), clearing the flag
+    where a new fit no longer overruns."""
     from dubpreview.integrity import flags
 
     for seg, p in zip(segments, report.placements):
         seg.flags = [f for f in seg.flags if (f.reason, f.language) != (flags.OVERRUN, lang)]
         past_end = p.start + p.duration - duration
-        if past_end > tolerance_s:
+        if past_end > timing.tolerance_s:
             flags.add(seg, flags.OVERRUN, f"runs {past_end:.1f} s past the end of the scene: cut there", lang)
-        elif p.overflow > flags.OVERRUN_S:
+        elif p.overflow > timing.max_overrun_s:
             flags.add(seg, flags.OVERRUN, f"ends {p.overflow:.1f} s after its slot at {p.speed:.2f}x", lang)
 
 
@@ -720,8 +733,12 @@ class _Dialogue:
 
 
 def render(src: Path, info, project: Project, settings: DubSettings, stages: _Stages, out: Path,
-           segments: list[Segment], language: str) -> tuple[dict[str, Path], dict[str, dict]]:
-    """Synthesize, fit, mix, write stems and subtitles, remux. Returns (outputs, timing per language)."""
+           segments: list[Segment], language: str,
+           prefetch=None) -> tuple[dict[str, Path], dict[str, dict]]:
+    """Synthesize, fit, mix, write stems and subtitles, remux. Returns (outputs, timing per language).
+
+    ``prefetch``: a :class:`~dubpreview.separate.prefetch.SeparationPrefetch` already making
+    the stems (its result is used; the stage then times the wait for it), or None."""
     from dubpreview.media.remux import AudioTrack, SubtitleTrack, write_preview
     from dubpreview.media.wav import write_wav
     from dubpreview.mix.programme import MixSource, duck_depths, normalise_stream
@@ -732,12 +749,18 @@ def render(src: Path, info, project: Project, settings: DubSettings, stages: _St
     outputs: dict[str, Path] = {}
     timing: dict[str, dict] = {}
     audio_tracks, subtitle_tracks = [], []
-    with stages.stage("load original audio"):
-        scene_wav = scene_audio_file(project, src, info, MIX_RATE, project.stream_index)
-    with stages.stage(f"separate dialogue ({settings.separation})") as st:
-        sep = separate_scene_file(project, scene_wav, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
-        st["status"] = "cached" if sep.cached else "computed"
-        st["extra"] = {"method": sep.method}
+    if prefetch is not None:
+        with stages.stage(f"separate dialogue ({settings.separation})") as st:
+            scene_wav, sep = prefetch.result()
+            st["status"] = "cached" if sep.cached else "computed"
+            st["extra"] = {"method": sep.method, "background_s": round(prefetch.seconds, 2)}
+    else:
+        with stages.stage("load original audio"):
+            scene_wav = scene_audio_file(project, src, info, MIX_RATE, project.stream_index)
+        with stages.stage(f"separate dialogue ({settings.separation})") as st:
+            sep = separate_scene_file(project, scene_wav, MIX_RATE, settings.separation)  # 1 torch thread: see separate/spleeter.py
+            st["status"] = "cached" if sep.cached else "computed"
+            st["extra"] = {"method": sep.method}
     for note in sep.notes:
         stages.note(note)
     project.state["separation"] = {"method": sep.method, "notes": sep.notes}

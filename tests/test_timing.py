@@ -40,6 +40,21 @@ def test_speeds_stay_within_min_and_max(scene):
 
 
 @settings(max_examples=300, deadline=None)
+@given(scenes())
+def test_no_line_ends_more_than_the_overrun_bound_after_its_slot_unless_the_maximum_cannot_help(scene):
+    """Issue 15: a line ends at most ``max_overrun_s`` after its slot, except one that would
+    end later even at ``max_speed`` from where it starts (then it is not rushed either)."""
+    segs, naturals, duration = scene
+    report = plan(segs, naturals, S, duration)
+    ends = window_ends(segs, duration, S.guard_s)
+    for nat, p, end in zip(naturals, report.placements, ends):
+        hopeless = p.start + nat / S.max_speed > end + S.max_overrun_s - S.tolerance_s + EPS
+        assert p.overflow <= S.max_overrun_s + EPS or hopeless
+        if hopeless and p.overflow > S.max_overrun_s + EPS:
+            assert p.speed <= S.accepted_speed + S.smoothing + EPS  # smoothing may raise it a step
+
+
+@settings(max_examples=300, deadline=None)
 @given(scenes(overrides=True))
 def test_overrides_are_honoured_exactly_and_free_lines_stay_in_range(scene):
     segs, naturals, duration = scene
@@ -151,9 +166,13 @@ def test_borrow_then_early_then_accepted_then_lateness_then_max():
     # 6.3 s: more than lateness can absorb at 1.2 -> starting early at 0.3 s, 6.3 / (4.6 + 0.4) = 1.26
     ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [6.3, 0.5], S, 8).placements
     assert ps[0].speed == 1.26 and ps[0].overflow <= S.max_lateness_s + EPS
-    # 7.0 s: overruns even at the maximum -> not rushed: the accepted speed, and an overrun
+    # 7.0 s: overruns even at the maximum; at the accepted speed it would end 1.2 s after its
+    # slot -> just fast enough to end within max_overrun_s (1 s) of it: 7.0 / (4.6 + 0.95) = 1.27
     ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [7.0, 0.5], S, 8).placements
-    assert ps[0].speed == S.accepted_speed and ps[0].overflow > S.max_lateness_s
+    assert S.accepted_speed < ps[0].speed <= 1.27 and S.max_lateness_s < ps[0].overflow <= S.max_overrun_s
+    # 6.6 s: overruns at the maximum, but ends within 1 s of its slot at the accepted speed: not rushed
+    ps = plan([Segment(0, 0.5, 2.0, "a"), nxt], [6.6, 0.5], S, 8).placements
+    assert ps[0].speed == S.accepted_speed and S.max_lateness_s < ps[0].overflow <= S.max_overrun_s
 
 
 def test_synthesis_speed_reads_the_length_model_for_a_tts_whose_length_is_not_inverse_to_speed():

@@ -39,11 +39,9 @@ DEGENERATE = "degenerate"
 ADDED = "words added"
 """The translation has 2.5 times the source's words or more: held, not spoken."""
 OVERRUN = "overrun"
-"""The dub of the line ends more than :data:`OVERRUN_S` after its slot (or past the end of
-the scene) at the speed the timing chose: spoken, but a reviewer should shorten it."""
-OVERRUN_S = 1.0
-"""Seconds past its slot that a line may end before it is flagged :data:`OVERRUN` (issue 15's
-bound: no line ends more than 1 s after its slot)."""
+"""The dub of the line ends more than the timing's ``max_overrun_s`` (1 s) after its slot
+(or past the end of the scene) even at the maximum speed: spoken, but a reviewer should
+shorten it."""
 HOLDING = frozenset({UNTRANSLATED, DEGENERATE, ADDED})
 """Reasons that keep a line out of the dub in their language."""
 

@@ -17,8 +17,13 @@ per line. The policy (see the timing section of ``design.md``):
    piled up silently: each line's lateness is in the report).
 5. **Speed up to the hard maximum** (``max_speed``, peers 1.3-1.4) only when that makes it
    fit. A line that would overrun even at the maximum is spoken at the accepted speed
-   instead (``rush_overruns=False``): it overruns either way, the report says by how much,
-   and the extra lateness is absorbed by the next silences rather than by a rushed line.
+   instead (``rush_overruns=False``) as long as it then ends at most ``max_overrun_s``
+   (1 s) after its slot: it overruns either way, the report says by how much, and the
+   lateness is absorbed by the next silences rather than by a rushed line. Past that bound
+   it is spoken just fast enough to end ``max_overrun_s`` after its slot when ``max_speed``
+   allows that (a line far out of sync is worse than a slightly hurried one; issue 15: no
+   line ends more than 1 s after its slot); a line beyond help even then stays at the
+   accepted speed, and the pipeline flags it for a shorter wording.
 6. **Smooth the rates**: neighbouring lines closer than ``smoothing_gap_s`` differ by at
    most ``smoothing`` in speed, by raising the slower neighbour (a faster line is shorter,
    so this never adds lateness), because sudden fast lines are what listeners notice.
@@ -60,7 +65,9 @@ class TimingSettings:
     ``rush_overruns``: a line that overruns even at ``max_speed`` is still spoken at
     ``max_speed`` (True, the usual rule) or at ``accepted_speed`` (False, the default: it
     overruns anyway, so rushing it only trims the overrun while making it sound hurried;
-    the overrun is carried as lateness and absorbed by the following silences).
+    the overrun is carried as lateness and absorbed by the following silences) unless it
+    would then end more than ``max_overrun_s`` after its slot and ``max_speed`` can bring it
+    within that: then just fast enough to end there.
     """
 
     accepted_speed: float = 1.2
@@ -73,6 +80,7 @@ class TimingSettings:
     smoothing: float = 0.1
     smoothing_gap_s: float = 1.5
     rush_overruns: bool = False
+    max_overrun_s: float = 1.0
     tolerance_s: float = 0.05
     speed_step: float = 0.01
 
@@ -116,7 +124,13 @@ def _choose_speed(natural: float, start: float, win_end: float, is_last: bool,
         return settings.accepted_speed
     if need_ext <= settings.max_speed or settings.rush_overruns:
         return min(settings.max_speed, need_ext)
-    return settings.accepted_speed  # it overruns at any speed: do not rush it as well
+    # it overruns at any speed: not rushed while it ends within max_overrun_s of its slot
+    # (aimed a synthesis tolerance inside it, so that the clip made ends within it too)
+    cap_room = room + max(0.0, settings.max_overrun_s - settings.tolerance_s)
+    need_cap = natural / cap_room if cap_room > 0 else math.inf
+    if need_cap <= settings.max_speed:
+        return max(settings.accepted_speed, need_cap)
+    return settings.accepted_speed  # beyond help at any speed: flagged for a shorter wording, not rushed
 
 
 def plan(segments: list[Segment], naturals: list[float], settings: TimingSettings,
