@@ -211,7 +211,7 @@ def holding() -> set[str]:
 
 def settings_for(spec: dict, setting: str, threads: int):
     """DubSettings with the setting's keys that this DubSettings has; and the keys it lacks."""
-    from dubpreview.pipeline import DubSettings
+    from dubpreview.settings import DubSettings
 
     want = {"targets": [spec["tgt"]], "source_language": spec["src"], "threads": threads, **COMMON,
             **SETTINGS[setting]}
@@ -389,7 +389,7 @@ def main() -> None:
     out_path = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     command = "python bench/content.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    from dubpreview.pipeline import DubSettings
+    from dubpreview.settings import DubSettings
 
     have = {f.name for f in dataclasses.fields(DubSettings)}
     missing = sorted({k for s in names for k in SETTINGS[s]} - have)

@@ -29,7 +29,8 @@ from dubpreview.util.memory import peak_rss_mb  # noqa: E402
 
 def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
     from dubpreview.cli import DEMO_SCENES, demo_dir
-    from dubpreview.pipeline import DubSettings, dub
+    from dubpreview.pipeline import dub
+    from dubpreview.settings import DubSettings
 
     spec = DEMO_SCENES[scene]
     t0 = time.perf_counter()
@@ -46,7 +47,8 @@ def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
 def child_asr(scene: str, backend: str, threads: int) -> dict:
     from dubpreview.cli import DEMO_SCENES, demo_dir
     from dubpreview.media.extract import load_audio
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
 
     spec = DEMO_SCENES[scene]
     audio = load_audio(demo_dir() / spec["file"], sample_rate=16000, channels=1).samples

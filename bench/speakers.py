@@ -226,7 +226,8 @@ def solo_halves(ref: list[tuple[float, float, str]], speaker: str) -> tuple[list
 
 def pipeline_cost() -> list[str]:
     from dubpreview.cli import DEMO_SCENES, demo_dir
-    from dubpreview.pipeline import DubSettings, dub
+    from dubpreview.pipeline import dub
+    from dubpreview.settings import DubSettings
 
     spec = DEMO_SCENES["ami"]
     src = demo_dir() / spec["file"]
@@ -260,7 +261,8 @@ def main() -> None:
     ap.add_argument("--cases", default="fillets,ami", help="voice cases to run: fillets, ami")
     args = ap.parse_args()
 
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
 
     out = []
     if not args.skip_der:

@@ -45,7 +45,8 @@ def human_srt(lang: str, folder: Path) -> Path:
 
 
 def run_scene(name: str, tmp: Path) -> dict:
-    from dubpreview.pipeline import DubSettings, dub
+    from dubpreview.pipeline import dub
+    from dubpreview.settings import DubSettings
     from dubpreview.records import Segment
     from dubpreview.timing.baselines import open_dubbing, sonitranslate
     from dubpreview.timing.fit import plan

@@ -113,7 +113,8 @@ def choose_presets(results: list[dict]) -> dict:
 
 
 def cer_table(n: int, languages: list[str], results: list[dict] | None = None) -> list[str]:
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
     from dubpreview.tts.catalogue import info
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.voices.world import f0_stats

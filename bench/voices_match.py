@@ -152,7 +152,8 @@ def scene_rows(case: str, actors: dict, lang: str, synth, asr) -> tuple[list[str
 
 
 def match_tables() -> list[str]:
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.voices.synth import MatchedSynthesizer
 

@@ -14,28 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from dubpreview.demo import DEMO_SCENES, demo_dir
 from dubpreview.errors import DubError
-
-DEMO_SCENES = {
-    "ami": {
-        "file": "ami_meeting_tst00_en.mp4",
-        "from": "en", "to": ["pt"], "translator": None, "translation": None,
-        "about": "AMI Meeting Corpus, English meeting (CC BY 4.0) -> Portuguese",
-    },
-    "fillets": {
-        "file": "fillets-ng_cabin1_cs.mp4",
-        "from": "cs", "to": ["en"], "translator": None, "translation": "fillets-ng_cabin1.en.srt",
-        "about": "Fish Fillets NG, Czech acted dialogue (GPL-2) -> English, the game's own human translation",
-    },
-}
-"""The real scenes kept in ``demo/`` (see ``demo/ATTRIBUTION.md``)."""
-
-
-def demo_dir() -> Path:
-    """``demo/`` beside the package (``$DUBPREVIEW_DEMO`` overrides)."""
-    env = os.environ.get("DUBPREVIEW_DEMO")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "demo"
-
 
 class ConsoleReporter:
     """Prints one line per stage on stderr: name, computed/cached, seconds."""
@@ -164,38 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flag(name: str) -> str:
+    """The command-line option of a setting's flat name (``max_speed`` -> ``--max-speed``)."""
+    return {"targets": "--to", "source_language": "--from", "translation_file": "--translation"}.get(
+        name, "--" + name.replace("_", "-"))
+
+
 def _settings(args, targets: list[str], source: str | None, translator: str | None, translation: str | None):
-    from dubpreview.mix.duck import MixSettings
-    from dubpreview.pipeline import DubSettings
-    from dubpreview.timing.fit import TimingSettings
+    """The run's :class:`~dubpreview.settings.DubSettings` from the parsed options; the
+    ranges are the model's (:mod:`dubpreview.settings`). Raises DubError (one line naming
+    the option)."""
+    from dubpreview.settings import from_flat
 
-    if not 1.0 <= args.max_speed <= 2.0:
-        raise DubError(f"--max-speed {args.max_speed} is outside 1.0-2.0; 1.3 is the usual ceiling")
-    if not 1.0 <= args.accepted_speed <= args.max_speed:
-        raise DubError(f"--accepted-speed {args.accepted_speed} must lie between 1.0 and --max-speed {args.max_speed}")
-    if not 0.0 <= args.max_lateness <= 2.0 or not 0.0 <= args.smoothing <= 1.0:
-        raise DubError("--max-lateness must be 0-2 s and --smoothing 0-1")
-    if args.threads < 1:
-        raise DubError("--threads must be at least 1")
-    if args.beam_size is not None and not 1 <= args.beam_size <= 10:
-        raise DubError(f"--beam-size {args.beam_size} must be between 1 (greedy) and 10")
-    if getattr(args, "speakers", None) is not None and not 1 <= args.speakers <= 20:
-        raise DubError(f"--speakers {args.speakers} must be between 1 and 20")
-    from dubpreview.mix.programme import check_options
-
-    check_options(args.separation, args.target_lufs, args.bed_db)
-    return DubSettings(targets=targets, source_language=source, asr=args.asr,
-                       translator=translator or args.translator, translation_file=translation,
-                       hf_model=args.hf_model, voice=args.voice, threads=args.threads,
-                       diarize=getattr(args, "diarize", True), speakers=getattr(args, "speakers", None),
-                       voice_match=getattr(args, "voice_match", True), voice_refine=getattr(args, "voice_refine", False),
-                       voice_library=getattr(args, "voice_library", None), save_voices=getattr(args, "save_voices", False),
-                       timing=TimingSettings(max_speed=args.max_speed, accepted_speed=args.accepted_speed,
-                                             max_lateness_s=args.max_lateness, smoothing=args.smoothing),
-                       mix=MixSettings(), separation=args.separation, target_lufs=args.target_lufs,
-                       bed_db=args.bed_db, audio_stream=getattr(args, "audio_stream", None),
-                       beam_size=args.beam_size, guards=args.guards,
-                       fallback=getattr(args, "fallback", True))
+    if not targets:
+        raise DubError("no target language given; pass --to LANG, e.g. --to pt")
+    return from_flat({
+        "to": targets, "from": source, "asr": args.asr, "translator": translator or args.translator,
+        "translation": translation, "hf_model": args.hf_model, "voice": args.voice, "threads": args.threads,
+        "diarize": args.diarize, "speakers": args.speakers, "voice_match": args.voice_match,
+        "voice_refine": args.voice_refine, "voice_library": args.voice_library, "save_voices": args.save_voices,
+        "max_speed": args.max_speed, "accepted_speed": args.accepted_speed, "max_lateness": args.max_lateness,
+        "smoothing": args.smoothing, "separation": args.separation, "target_lufs": args.target_lufs,
+        "bed_db": args.bed_db, "audio_stream": args.audio_stream, "beam_size": args.beam_size,
+        "guards": args.guards, "fallback": args.fallback}, name=_flag)
 
 
 def _run(source: Path, settings, output, project, table: bool = False) -> None:

@@ -72,9 +72,9 @@ def test_csv_manifest(tmp_path):
 @pytest.mark.parametrize("text, needle", [
     ("version: 2\nscenes: [{input: a.wav, to: pt}]\n", "version 2 is not supported"),
     ("scenes: [{input: a.wav, to: pt}]\n", "version: Field required"),
-    ("version: 1\nscenes: [{input: a.wav, to: pt, speeed: 1.2}]\n", "scenes.0.speeed: Extra inputs"),
-    ("version: 1\nscenes: [{input: a.wav, to: pt, max_speed: 3}]\n", "scenes.0.max_speed"),
-    ("version: 1\nscenes: [{input: a.wav, to: pt, separation: magic}]\n", "scenes.0.separation"),
+    ("version: 1\nscenes: [{input: a.wav, to: pt, speeed: 1.2}]\n", "unknown setting 'speeed'"),
+    ("version: 1\nscenes: [{input: a.wav, to: pt, max_speed: 3}]\n", "scene 1: max_speed 3 is outside 1..2"),
+    ("version: 1\nscenes: [{input: a.wav, to: pt, separation: magic}]\n", "scene 1: separation magic"),
     ("version: 1\nscenes: [{input: a.wav}]\n", "scene 1 has no target languages"),
     ("version: 1\nscenes: [{input: a.wav, to: ''}]\n", "at least one target language"),
     ("version: 1\nscenes: []\n", "scenes: List should have at least 1 item"),
@@ -94,7 +94,7 @@ def test_bad_yaml_manifest_one_line(tmp_path, text, needle):
     ("file,to\na.wav,pt\n", "header row with at least 'input'"),
     ("input,to\n", "lists no scenes"),
     ("input,to\na.wav,pt,extra\n", "more cells than the header"),
-    ("input,to,threads\na.wav,pt,many\n", "scene 1: threads: Input should be a valid integer"),
+    ("input,to,threads\na.wav,pt,many\n", "scene 1: threads many: Input should be a valid integer"),
 ])
 def test_bad_csv_manifest_one_line(tmp_path, text, needle):
     with pytest.raises(DubError) as err:

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from dubpreview.integrity import flags
-from dubpreview.pipeline import DubSettings, dub
+from dubpreview.pipeline import dub
+from dubpreview.settings import DubSettings
 from dubpreview.records import Segment
 
 DATA = Path(__file__).parent / "data"
@@ -114,7 +115,7 @@ def test_project_folder_and_timing_report(run):
 def test_dub_is_intelligible_portuguese(run):
     """Whisper (language detected) transcribes the dub stem back as Portuguese close to the text."""
     from dubpreview.media.extract import load_audio
-    from dubpreview.pipeline import transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
 
     _, _, _, result = run
     audio = load_audio(result.project / "dub.pt.wav", sample_rate=16000, channels=1).samples

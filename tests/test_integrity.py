@@ -148,7 +148,8 @@ def test_a_degenerate_line_never_reaches_synthesis(looped, tmp_path):
     deterministic, where the fallback's sampling may or may not escape the loop) loops,
     checked in the cached transcript; the guard re-decodes or repairs it, and no line
     synthesized or subtitled is degenerate or runs more than 1 s past its slot."""
-    from dubpreview.pipeline import DubSettings, dub
+    from dubpreview.pipeline import dub
+    from dubpreview.settings import DubSettings
 
     result = dub(looped, DubSettings(targets=["pt"], source_language="en", diarize=False, voice_match=False,
                                      separation="none", beam_size=5, fallback=False),

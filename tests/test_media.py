@@ -22,7 +22,8 @@ from dubpreview.errors import DubError
 from dubpreview.media.extract import load_audio
 from dubpreview.media.ffmpeg import ffmpeg_exe, summarize_stderr
 from dubpreview.media.probe import probe
-from dubpreview.media.remux import AudioTrack, SubtitleTrack, default_output_path, write_preview
+from dubpreview.media.containers import default_output_path
+from dubpreview.media.remux import AudioTrack, SubtitleTrack, write_preview
 from dubpreview.separate.testmix import build_test_mix
 
 DATA = Path(__file__).parent / "data"

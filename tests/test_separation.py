@@ -15,7 +15,7 @@ import pytest
 
 from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, loudness_db
-from dubpreview.mix.programme import (check_options, integrated_loudness, limit, mix_programme, normalise,
+from dubpreview.mix.programme import (integrated_loudness, limit, mix_programme, normalise,
                                       true_peak_db)
 from dubpreview.separate import choose, get_separator, separate
 from dubpreview.separate.base import process_chunked, surround_bed, to_stereo
@@ -212,12 +212,14 @@ def test_normalise_leaves_silence_alone():
 
 
 def test_bad_mix_options_are_one_line_errors():
-    with pytest.raises(DubError, match="separation method 'demucs'"):
-        check_options("demucs", -23.0, 0.0)
-    with pytest.raises(DubError, match="outside -40..-5"):
-        check_options("auto", 0.0, 0.0)
-    with pytest.raises(DubError, match="bed level"):
-        check_options("auto", -23.0, 40.0)
+    from dubpreview.settings import from_flat
+
+    with pytest.raises(DubError, match="separation demucs"):
+        from_flat({"to": ["pt"], "separation": "demucs"})
+    with pytest.raises(DubError, match="target_lufs 0.0 is outside -40..-5"):
+        from_flat({"to": ["pt"], "target_lufs": 0.0})
+    with pytest.raises(DubError, match="bed_db 40.0 is outside -40..12"):
+        from_flat({"to": ["pt"], "bed_db": 40.0})
     with pytest.raises(DubError, match="3 channels"):
         separate(np.zeros((100, 3), dtype=np.float32), RATE, "none")
 

@@ -1,7 +1,7 @@
 """Text a user types into an edit: empty, very long, emoji, right-to-left, CJK, markup-like.
 
 Real Kokoro synthesis (the pt and en voices) and the real subtitle writers; an edit goes
-through :func:`dubpreview.pipeline.edit_segment` and the project schema check.
+through :func:`dubpreview.project.edits.edit_line` and the project schema check.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from dubpreview.pipeline import DubSettings, edit_segment
+from dubpreview.settings import DubSettings
+from dubpreview.project.edits import edit_line
 from dubpreview.project.schema import load_state
 from dubpreview.records import Segment
 from dubpreview.subtitles import Cue, read_cues, write_srt, write_vtt
@@ -61,12 +62,12 @@ def test_a_2000_character_line_is_split_for_synthesis_not_truncated():
 
 def test_tricky_edits_are_stored_and_written_as_subtitles(tmp_path):
     segments = [Segment(i, i * 3.0, i * 3.0 + 2.5, f"Line {i}.", translation={"pt": "Olá."}) for i in range(len(TRICKY) + 2)]
-    state = {"schema_version": 1, "source": {"path": str(tmp_path / "s.mp4"), "sha256": "0" * 64},
+    state = {"schema_version": 2, "source": {"path": str(tmp_path / "s.mp4"), "sha256": "0" * 64},
              "settings": DubSettings(targets=["pt"]).public(), "segments": [s.to_dict() for s in segments]}
     (tmp_path / "project.json").write_text(json.dumps(state), encoding="utf-8")
     texts = list(TRICKY.values()) + ["", "A" * 1999 + "."]
     for i, text in enumerate(texts):
-        edit_segment(tmp_path, i, language="pt", translation=text)
+        edit_line(tmp_path, i, language="pt", translation=text)
     stored = load_state(tmp_path)["segments"]
     assert [s["translation"]["pt"] for s in stored] == texts  # kept exactly, none truncated
     cues = [Cue(s["start"], s["end"], s["translation"]["pt"]) for s in stored if s["translation"]["pt"]]

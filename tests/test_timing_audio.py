@@ -24,7 +24,8 @@ HARVARD = ("The birch canoe slid on the smooth planks. Glue the sheet to the dar
 def test_atempo_stretch_is_exact_and_keeps_the_words(factor):
     """Harvard sentences (real speech) stretched: exact length, and Whisper still hears them
     (WER within 5 points of the unstretched audio's)."""
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
 
     audio = load_audio(DATA / "deb_codec2-examples_speech_orig_16k_en.wav").samples
     out = time_stretch(audio, 16000, factor)
@@ -44,7 +45,7 @@ def test_length_aware_translation_plumbing_with_stub_nbest_translator():
     """Plumbing only (the n-best candidates come from a stub, not a model): a rushed line takes
     the shorter candidate the real Kokoro length estimate says fits; alternatives are recorded;
     a line the user edited is left alone."""
-    from dubpreview.pipeline import _shorten_lines
+    from dubpreview.pipeline.synthesize import shorten_lines as _shorten_lines
     from dubpreview.tts.kokoro import default_synthesizer
 
     class StubNBestTranslator:

@@ -115,7 +115,8 @@ def _sentences() -> dict[str, list[str]]:
 
 def test_every_offered_language_is_spoken_by_its_default_voices_and_read_back():
     from dubpreview.integrity.readback import cer
-    from dubpreview.pipeline import DubSettings, transcriber_for
+    from dubpreview.pipeline.analyze import transcriber_for
+    from dubpreview.settings import DubSettings
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.tts.voices import default_voice
     from dubpreview.voices.resample import to_16k

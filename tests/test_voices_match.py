@@ -200,7 +200,8 @@ def test_pipeline_voices_each_character_and_reuses_saved_profiles_in_the_next_sc
     import shutil
 
     from dubpreview.diarize import der
-    from dubpreview.pipeline import DubSettings, dub
+    from dubpreview.pipeline import dub
+    from dubpreview.settings import DubSettings
 
     lib = tmp_path / "library"
     scene1 = tmp_path / "cabin1.mp4"
@@ -241,14 +242,17 @@ def test_pipeline_voices_each_character_and_reuses_saved_profiles_in_the_next_sc
 
 
 def test_edit_speaker_overrides_in_project_json(tmp_path):
-    from dubpreview.voices.scene import edit_speaker
+    from dubpreview.project.edits import edit_speaker
+    from dubpreview.settings import DubSettings
 
-    (tmp_path / "project.json").write_text(json.dumps({"speakers": {"S0": {"label": "S0", "gender": "male"}}}))
-    info = edit_speaker(tmp_path, "S0", label="Captain", gender="female", voice="jm_kumo", profile="none")
+    (tmp_path / "project.json").write_text(json.dumps({
+        "schema_version": 2, "source": {"path": str(tmp_path / "s.mp4"), "sha256": "0" * 64},
+        "settings": DubSettings(targets=["en"]).public(), "speakers": {"S0": {"label": "S0", "gender": "male"}}}))
+    info = edit_speaker(tmp_path, "S0", label="Captain", gender="female", voice="jm_kumo", profile="none")["speakers"]["S0"]
     assert info == {"label": "Captain", "gender": "male", "gender_override": "female", "voice": "jm_kumo",
                     "profile_override": "none"}
     assert json.loads((tmp_path / "project.json").read_text())["speakers"]["S0"] == info
-    assert edit_speaker(tmp_path, "S0", voice="", gender="")["voice"] is None
+    assert edit_speaker(tmp_path, "S0", voice="", gender="")["speakers"]["S0"]["voice"] is None
     with pytest.raises(DubError, match="no speaker 'S9'"):
         edit_speaker(tmp_path, "S9", label="x")
     with pytest.raises(DubError, match="unknown voice"):

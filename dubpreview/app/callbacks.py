@@ -26,9 +26,11 @@ import gradio as gr
 
 from dubpreview import languages
 from dubpreview.errors import DubError
+from dubpreview.project import edits
 
-from . import service, speakers
+from . import files, service, speakers
 from .projects import ProjectStore
+from .state import project_state, targets_of
 
 log = logging.getLogger("dubpreview.app")
 LOCAL_OWNER = "local"
@@ -129,12 +131,12 @@ class Studio:
         """The preview player: the video (its first audio track is the first dub) and one
         hidden audio element per other track (the original, further dubs), kept in sync with
         the video by the page script; a switch picks what is heard."""
-        state = service._state(folder)
+        state = project_state(folder)
         preview = Path(state["outputs"]["preview"])
         targets = state["settings"]["targets"]
         src_name = languages.name(state.get("source_language") or "und")
         tracks = [("video", f"Dub ({languages.name(targets[0])})", None),
-                  ("original", f"Original ({src_name})", service.original_audio(folder))]
+                  ("original", f"Original ({src_name})", files.original_audio(folder))]
         tracks += [(f"dub-{t}", f"Dub ({languages.name(t)})", folder / f"mix.{t}.wav") for t in targets[1:]]
         tag = "video" if preview.suffix == ".mp4" else "audio"
         parts = [f'<div id="dp-player" data-preview="{html.escape(preview.name)}">',
@@ -154,14 +156,14 @@ class Studio:
     def view(self, folder: Path, language: str | None = None, result=None):
         """Everything the page shows for a project: summary, player, language choice,
         segment table, downloads, stage log."""
-        targets = service.targets_of(folder)
+        targets = targets_of(folder)
         lang = language if language in targets else targets[0]
-        files = [self.publish(p) for p in service.downloads(folder).files.values()]
+        downloads = [self.publish(p) for p in files.downloads(folder).values()]
         note = "" if len(targets) == 1 else (
             f" · the player's video carries the {languages.name(targets[0])} dub; the switch plays the others")
         log_md = service.stage_table(result.stage_log) if result is not None else "_opened from disk_"
         return (service.summary(folder, result) + note, self.player(folder),
-                gr.Dropdown(choices=targets, value=lang), service.segment_rows(folder, lang), files, log_md)
+                gr.Dropdown(choices=targets, value=lang), service.segment_rows(folder, lang), downloads, log_md)
 
     def library(self, owner: str) -> Path:
         """``owner``'s voice library (saved actor profiles), beside their projects."""
@@ -169,7 +171,7 @@ class Studio:
 
     def _render(self, folder: Path, language: str | None, progress):
         """Render ``folder`` again (progress per stage) and return its view."""
-        targets = service.targets_of(folder)
+        targets = targets_of(folder)
         return self.view(folder, language, service.render_project(folder, self._progress(progress, targets)))
 
     def _progress(self, progress, targets: list[str]) -> service.StageProgress:
@@ -182,7 +184,7 @@ class Studio:
             request: gr.Request = None, progress=gr.Progress()):
         """Create a project from the uploaded scene (or the demo scene) and dub it, with the
         mix options (separation method, target loudness in LUFS, bed level in dB)."""
-        from dubpreview.cli import DEMO_SCENES, demo_dir
+        from dubpreview.demo import DEMO_SCENES, demo_dir
 
         if use_demo:
             scene = str(demo_dir() / DEMO_SCENES["ami"]["file"])
@@ -221,7 +223,7 @@ class Studio:
         """Save the edited cells of the segment table; the next render uses them."""
         folder = self.folder(request)
         rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
-        lang = language or service.targets_of(folder)[0]
+        lang = language or targets_of(folder)[0]
         changes = service.apply_table_edits(folder, lang, rows)
         if not changes:  # the table fires again after its own update: keep the last message
             return service.segment_rows(folder, lang), gr.skip()
@@ -244,7 +246,7 @@ class Studio:
         """The source audio around one line."""
         if line is None:
             raise DubError("pick a line first (click a row of the table)")
-        orig, _ = service.line_excerpts(self.folder(request), int(line))
+        orig, _ = files.line_excerpts(self.folder(request), int(line))
         return self.publish(orig)
 
     @one_line
@@ -252,7 +254,7 @@ class Studio:
         """The dub of one line, cut from the project's dub stem."""
         if line is None:
             raise DubError("pick a line first (click a row of the table)")
-        _, dub = service.line_excerpts(self.folder(request), int(line), language or None)
+        _, dub = files.line_excerpts(self.folder(request), int(line), language or None)
         if dub is None:
             raise DubError(f"line {int(line)} is not dubbed in the last render")
         return self.publish(dub)
@@ -272,7 +274,7 @@ class Studio:
         """Open one of this user's earlier projects in this session."""
         owner = owner_of(request)
         folder = self.store.get(owner, pid or "")
-        service._state(folder)
+        project_state(folder)
         if not service.preview_path(folder).is_file():
             raise DubError(f"project {folder.name} never finished a run; run the scene again")
         self.sessions.set(_key(request), owner, folder)
@@ -285,7 +287,7 @@ class Studio:
             raise DubError("choose a project archive (.zip) first")
         owner = owner_of(request)
         folder = self.store.import_archive(owner, Path(archive))
-        speakers.set_settings(folder, voice_library=str(self.library(owner)), save_voices=False)
+        edits.edit_settings(folder, voice_library=str(self.library(owner)), save_voices=False)
         self.sessions.set(_key(request), owner, folder)
         return self._render(folder, None, progress)
 
@@ -302,7 +304,7 @@ class Studio:
         return (speakers.speaker_rows(folder, language or None),
                 gr.Dropdown(choices=names, value=names[0] if names else None),
                 gr.Dropdown(choices=[(speakers.MATCHED, speakers.MATCHED)]
-                            + voice_choices(default_synthesizer().voices(), language or service.targets_of(folder)[0]),
+                            + voice_choices(default_synthesizer().voices(), language or targets_of(folder)[0]),
                             value=speakers.MATCHED),
                 gr.Dropdown(choices=speakers.library_choices(self.library(owner_of(request))), value=""),
                 sep, lufs, bed)
@@ -321,7 +323,7 @@ class Studio:
         """Save this scene's speaker profiles in the user's voice library (on this render and
         every later one), so the same actor gets the same voice in the next scene."""
         folder = self.folder(request)
-        speakers.set_settings(folder, save_voices=True, voice_library=str(self.library(owner_of(request))))
+        edits.edit_settings(folder, save_voices=True, voice_library=str(self.library(owner_of(request))))
         return self._render(folder, language, progress)
 
     @one_line
@@ -354,13 +356,13 @@ class Studio:
             import json
 
             folder = self.folder(request)
-            state = service._state(folder)
+            state = project_state(folder)
             runs = (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines() if (folder / "runs.jsonl").exists() else []
             entries = [json.loads(x) for x in runs]
-            # the last run: from its last "extract audio" entry on
-            start = max((i for i, e in enumerate(entries) if e["stage"] == "extract audio"), default=0)
+            last = entries[-1].get("run") if entries else None  # the last run or render: its lines
             return {"project": folder.name, "targets": state["settings"]["targets"],
-                    "source_language": state.get("source_language"), "stage_log": entries[start:],
+                    "source_language": state.get("source_language"),
+                    "stage_log": [e for e in entries if e.get("run") == last],
                     "timing": state.get("timing", {}), "segments": len(state.get("segments", []))}
         return _call(status)
 

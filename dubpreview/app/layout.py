@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE
+from dubpreview.settings import BED_DB_RANGE, TARGET_LUFS_RANGE
 from dubpreview.separate import METHODS as SEPARATION_CHOICES
 
 from . import service, speakers

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dubpreview.errors import DubError
+from dubpreview.project.edits import write_state
 from dubpreview.project.schema import load_state
 from dubpreview.util.files import atomic_write_json
 
@@ -180,14 +181,13 @@ class ProjectStore:
 
 def _relocate(folder: Path, source: Path) -> None:
     """Point an imported ``project.json`` at its new folder (source file, outputs)."""
-    pj = folder / "project.json"
     state = load_state(folder)  # the archive's project.json is checked before anything uses it
     state["source"]["path"] = str(source)
     state["outputs"] = {k: str(folder / Path(v).name) for k, v in state.get("outputs", {}).items()}
     if state.get("settings", {}).get("translation_file"):
         imported = folder / "source-translation" / Path(state["settings"]["translation_file"]).name
         state["settings"]["translation_file"] = str(imported) if imported.exists() else None
-    atomic_write_json(pj, state)
+    write_state(folder, state)
     meta = json.loads((folder / "app.json").read_text(encoding="utf-8"))
     if not isinstance(meta, dict):
         raise DubError("the project archive is damaged (app.json is not an object)")

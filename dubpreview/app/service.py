@@ -8,23 +8,21 @@ one-line message.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from dubpreview import languages
 from dubpreview.errors import DubError
-from dubpreview.project.schema import inside, relative_inside
-from dubpreview.pipeline import DubResult, DubSettings, Reporter, dub, edit_segment, rerender
-from dubpreview.util.files import atomic_path
+from dubpreview.pipeline import DubResult, Reporter, dub
+from dubpreview.project import edits
+from dubpreview.project.schema import inside
 
 from .projects import ProjectStore, safe_name
+from .state import project_state as _state
+from .state import targets_of, timing_of as _timing
 
 COLUMNS = ["line", "speaker", "start", "end", "source text", "translation", "voice", "offset (ms)", "speed", "fit"]
 """The segment table's columns; ``translation``, ``voice``, ``offset (ms)`` and ``speed`` are editable."""
@@ -33,22 +31,6 @@ STATIC_COLUMNS = [i for i in range(len(COLUMNS)) if i not in EDITABLE.values()]
 DUB_LANGUAGES = ["pt", "en", "es", "fr", "it", "hi"]
 """Languages the bundled Kokoro voices speak (the app's target choices)."""
 SOURCE_LANGUAGES = ["auto", "en", "pt", "cs", "es", "fr", "de", "it", "hi", "ja", "zh", "ru", "nl", "pl"]
-
-
-def _state(folder: Path) -> dict:
-    """The project's validated state (:func:`dubpreview.project.schema.load_state`)."""
-    from dubpreview.project.schema import load_state
-
-    if not (folder / "project.json").exists():
-        raise DubError("this project has not been run yet; press Run first")
-    return load_state(folder)
-
-
-def _timing(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "timing.json").read_text(encoding="utf-8"))["languages"]
-    except (OSError, ValueError, KeyError):
-        return {}
 
 
 def preview_path(folder: Path) -> Path:
@@ -84,24 +66,22 @@ def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name
     """Create a project for ``owner`` from ``source`` and dub it (every target language).
 
     ``separation``, ``target_lufs`` (LUFS) and ``bed_db`` (dB) are the mix options (see
-    :class:`~dubpreview.pipeline.DubSettings`); ``voice_library`` is the owner's folder of
+    :class:`~dubpreview.settings.DubSettings`); ``voice_library`` is the owner's folder of
     saved voice profiles. The upload and the options are checked before anything is
     created. Returns (project folder, result).
     """
     from dubpreview.media.probe import probe
-
-    from .speakers import checked_mix
+    from dubpreview.settings import from_flat
 
     check_upload(source, max_bytes)
-    separation, target_lufs, bed_db = checked_mix(separation, target_lufs, bed_db)
-    info = probe(source, scan=False)
     if not targets:
         raise DubError("choose at least one target language")
+    settings = from_flat({"to": list(targets), "threads": threads, "separation": separation or "auto",
+                          "from": None if source_language in (None, "", "auto") else source_language,
+                          "target_lufs": target_lufs, "bed_db": bed_db,
+                          "voice_library": str(voice_library) if voice_library else None})
+    info = probe(source, scan=False)
     folder = store.create(owner, Path(source), name)
-    settings = DubSettings(targets=list(targets), threads=threads,
-                           source_language=None if source_language in (None, "", "auto") else source_language,
-                           separation=separation, target_lufs=target_lufs, bed_db=bed_db,
-                           voice_library=str(voice_library) if voice_library else None)
     if translation_file:
         dest = folder / "source-translation" / safe_name(Path(translation_file).name, "translation.srt")
         dest.parent.mkdir()
@@ -118,13 +98,12 @@ def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name
 
 
 def render_project(folder: Path, reporter: Reporter | None = None) -> DubResult:
-    """Render the project again after edits (cached clips reused, video stream copied)."""
-    return rerender(folder, reporter=reporter)
+    """Render the project again from its state after edits
+    (:func:`dubpreview.pipeline.render_project`: the analysis is not re-entered, only the
+    clips whose text, voice or speed changed are synthesized, the video stream is copied)."""
+    from dubpreview.pipeline import render_project as render
 
-
-def targets_of(folder: Path) -> list[str]:
-    """The project's dub languages, in order (the first is the preview's default track)."""
-    return list(_state(folder)["settings"]["targets"])
+    return render(folder, reporter=reporter)
 
 
 def segment_rows(folder: Path, language: str | None = None) -> list[list]:
@@ -133,17 +112,16 @@ def segment_rows(folder: Path, language: str | None = None) -> list[list]:
     from dubpreview.integrity.flags import held
     from dubpreview.integrity.flags import label as flag_label
     from dubpreview.records import Segment
+    from dubpreview.settings import from_state
     from dubpreview.timing.report import fit_status
-    from dubpreview.tts.voices import default_voice
+    from dubpreview.voices.scene import line_voice
 
     state = _state(folder)
     lang = language or state["settings"]["targets"][0]
     if lang not in state["settings"]["targets"]:
         raise DubError(f"the project does not dub into '{lang}'")
-    from .speakers import speaker_voice
-
     lines = {ln["segment_id"]: ln for ln in _timing(folder).get(lang, {}).get("lines", [])}
-    voice = state["settings"].get("voice") or default_voice(lang)
+    voices, speakers = from_state(state["settings"]).voices, state.get("speakers") or {}
     rows = []
     for seg in state.get("segments", []):
         line = lines.get(seg["id"])
@@ -158,7 +136,7 @@ def segment_rows(folder: Path, language: str | None = None) -> list[list]:
             fit = f"{doubt} · {'held: edit to dub' if held(Segment.from_dict(seg), lang) else fit}"
         rows.append([seg["id"], seg.get("speaker", ""), round(seg["start"], 2), round(seg["end"], 2),
                      seg["text"], seg["translation"].get(lang, ""),
-                     seg.get("voice") or speaker_voice(state, seg.get("speaker", ""), lang) or voice,
+                     line_voice(seg.get("voice"), speakers.get(seg.get("speaker", "")), lang, voices),
                      int(round(seg.get("offset_ms") or 0)), "" if seg.get("speed") is None else seg["speed"], fit])
     return rows
 
@@ -174,11 +152,9 @@ def _number(value, what: str, line: int) -> float | None:
 
 def apply_table_edits(folder: Path, language: str, rows: list[list]) -> list[str]:
     """Save the cells that differ from the project (translation, voice, offset, speed)
-    with :func:`dubpreview.pipeline.edit_segment`; returns one description per change.
-
-    Offsets are limited to ±5000 ms, speeds to 0.5-2.0 (empty = automatic); unknown
-    voices are refused with the list of voices.
-    """
+    with :func:`dubpreview.project.edits.edit_line` (which checks each value: offsets and
+    speeds within the ranges of :mod:`dubpreview.settings`, empty speed = automatic, known
+    voices); returns one description per change."""
     old = {r[0]: r for r in segment_rows(folder, language)}
     changes = []
     for row in rows:
@@ -191,185 +167,59 @@ def apply_table_edits(folder: Path, language: str, rows: list[list]) -> list[str
             raise DubError(f"the table has no line {row[0] if row else '?'}; reload the project")
         text = str(row[5] if row[5] is not None else "").strip()
         if text != str(before[5]).strip():
-            edit_segment(folder, sid, language, translation=text)
+            edits.edit_line(folder, sid, language, translation=text)
             changes.append(f"line {sid}: translation")
         voice = str(row[6] or "").strip()
         if voice and voice != before[6]:
-            check_voice(voice)
-            edit_segment(folder, sid, voice=voice)
+            edits.edit_line(folder, sid, voice=voice)
             changes.append(f"line {sid}: voice {voice}")
         offset = _number(row[7], "offset", sid)
         if offset is not None and offset != before[7]:
-            if not -5000 <= offset <= 5000:
-                raise DubError(f"line {sid}: offset {offset:.0f} ms is outside ±5000 ms")
-            edit_segment(folder, sid, offset_ms=offset)
+            edits.edit_line(folder, sid, offset_ms=offset)
             changes.append(f"line {sid}: offset {offset:.0f} ms")
         speed = _number(row[8], "speed", sid)
-        old_speed = _number(before[8], "speed", sid)
-        if speed != old_speed:
-            if speed is not None and not 0.5 <= speed <= 2.0:
-                raise DubError(f"line {sid}: speed {speed} is outside 0.5-2.0 (empty = automatic)")
-            edit_segment(folder, sid, speed=speed or 0.0)
+        if speed != _number(before[8], "speed", sid):
+            edits.edit_line(folder, sid, speed=speed or 0.0)
             changes.append(f"line {sid}: speed {'automatic' if speed is None else speed}")
     return changes
-
-
-def check_voice(voice: str) -> None:
-    """DubError unless ``voice`` is one of the bundled Kokoro voices."""
-    from dubpreview.tts.kokoro import default_synthesizer
-
-    voices = default_synthesizer().voices()
-    if voice not in voices:
-        raise DubError(f"unknown voice '{voice}'; voices: {', '.join(voices)}")
 
 
 def edit_line(folder: Path, segment_id: int, language: str | None, translation: str | None = None,
               offset_ms: float | None = None, speed: float | None = None, voice: str | None = None,
               muted: bool | None = None) -> list[list]:
-    """Edit one line (see :func:`dubpreview.pipeline.edit_segment`); returns the new table."""
+    """Edit one line (see :func:`dubpreview.project.edits.edit_line`); returns the new table."""
     lang = language or targets_of(folder)[0]
-    if voice:
-        check_voice(voice)
-    if offset_ms is not None and not -5000 <= offset_ms <= 5000:
-        raise DubError(f"offset {offset_ms:.0f} ms is outside ±5000 ms")
-    edit_segment(folder, int(segment_id), lang, translation=translation, offset_ms=offset_ms,
-                 speed=speed, voice=voice, muted=muted)
+    edits.edit_line(folder, int(segment_id), lang, translation=translation, offset_ms=offset_ms,
+                    speed=speed, voice=voice, muted=muted)
     return segment_rows(folder, lang)
 
 
 def forget_line_clips(folder: Path, segment_id: int) -> int:
-    """Delete the cached clips of one line in every language (its natural clip and the one
-    at its speed), so the next render synthesizes that line again; returns how many."""
-    from dubpreview.project.store import cache_key
+    """Delete the cached clips of one line in every language (the one the last render used
+    and its natural clip), so the next render synthesizes that line again; returns how many."""
+    from dubpreview.pipeline.clips import clip_key
+    from dubpreview.settings import from_state
     from dubpreview.tts.kokoro import default_synthesizer
-    from dubpreview.tts.voices import default_voice
-
-    from .speakers import speaker_voice
+    from dubpreview.voices.scene import line_voice
 
     state = _state(folder)
     seg = next((s for s in state.get("segments", []) if s["id"] == int(segment_id)), None)
     if seg is None:
         raise DubError(f"the project has no line {segment_id}")
-    synth = default_synthesizer()
+    model_id, voices = default_synthesizer().model_id, from_state(state["settings"]).voices
     gone = 0
     for lang, report in _timing(folder).items():
         text = seg["translation"].get(lang, "")
-        voice = (seg.get("voice") or state["settings"].get("voice")
-                 or speaker_voice(state, seg.get("speaker", ""), lang) or default_voice(lang))
-        paths = [folder / ln["clip"] for ln in report.get("lines", [])
-                 if ln.get("segment_id") == seg["id"] and relative_inside(ln.get("clip"))]
-        key = cache_key(text=text, lang=lang, voice=voice, speed=1.0, model=synth.model_id)
-        paths.append(folder / "cache" / "clips" / f"{key}.wav")
-        for p in paths:
-            if p.is_file() and folder in p.resolve().parents:
-                p.unlink()
-                gone += 1
+        voice = line_voice(seg.get("voice"), (state.get("speakers") or {}).get(seg.get("speaker", "")), lang, voices)
+        speeds = {1.0} | {ln["synthesis_speed"] for ln in report.get("lines", [])
+                          if ln.get("segment_id") == seg["id"] and ln.get("synthesis_speed") is not None}
+        for speed in speeds:
+            for stretched in (False, True):
+                p = folder / "cache" / "clips" / f"{clip_key(text, lang, voice, speed, model_id, stretched)}.wav"
+                if p.is_file():
+                    p.unlink()
+                    gone += 1
     return gone
-
-
-def line_excerpts(folder: Path, segment_id: int, language: str | None = None,
-                  margin_s: float = 0.25) -> tuple[Path, Path | None]:
-    """WAV excerpts of one line: the original (cut from the source around the utterance)
-    and the dub (cut from the project's dub stem where the timing report placed it; None
-    when the line is not dubbed). Written to ``excerpts/`` in the project. Only the
-    excerpt is decoded (ffmpeg seeks in the source; the stem is read at its offset), so a
-    click costs the same in an hour-long scene as in a short one."""
-    import ffmpeg as ffmpeg_python
-
-    from dubpreview.media.ffmpeg import run_to_array
-    from dubpreview.media.wav import WavReader
-    from dubpreview.mix.duck import MIX_RATE
-
-    state = _state(folder)
-    lang = language or state["settings"]["targets"][0]
-    seg = next((s for s in state.get("segments", []) if s["id"] == int(segment_id)), None)
-    if seg is None:
-        raise DubError(f"the project has no line {segment_id}")
-    out_dir = folder / "excerpts"
-    out_dir.mkdir(exist_ok=True)
-    start = max(0.0, seg["start"] - margin_s)
-    stream = state["source"].get("stream")
-    src = inside(folder, state["source"]["path"])
-    graph = ffmpeg_python.input(str(src), ss=f"{start:.3f}", t=f"{seg['end'] + margin_s - start:.3f}").output(
-        "pipe:", map="0:a:0" if stream is None else f"0:{stream}", format="f32le", acodec="pcm_f32le",
-        ac=1, ar=MIX_RATE)
-    original = run_to_array(graph, f"cut line {segment_id} from {src.name}")
-    orig_path = _write_excerpt(original, out_dir / f"line{seg['id']}-original.wav")
-    line = next((ln for ln in _timing(folder).get(lang, {}).get("lines", []) if ln["segment_id"] == seg["id"]), None)
-    stem = folder / f"dub.{lang}.wav"
-    if line is None or not stem.is_file():
-        return orig_path, None
-    with WavReader(stem) as reader:
-        a = max(0, int((line["start"] - 0.05) * MIX_RATE))
-        dub_audio = reader.read(a, min(reader.frames, max(a + 1, int((line["end"] + 0.05) * MIX_RATE))))[:, 0]
-    dub_path = _write_excerpt(dub_audio, out_dir / f"line{seg['id']}-dub-{lang}.wav")
-    return orig_path, dub_path
-
-
-EXCERPT_FADE_MS = 10
-"""Fade in and out of an excerpt (ms), so a cut inside sound does not click."""
-
-
-def _write_excerpt(samples: np.ndarray, path: Path) -> Path:
-    """Mono float ``samples`` at 48 kHz as a 16-bit WAV, faded in and out by pydub, atomically."""
-    from dubpreview.mix.duck import MIX_RATE  # first: it imports pydub quietly and gives it our ffmpeg
-    from pydub import AudioSegment
-
-    pcm = (np.clip(samples if len(samples) else np.zeros(1, np.float32), -1, 1) * 32767).astype("<i2")
-    clip = AudioSegment(pcm.tobytes(), frame_rate=MIX_RATE, sample_width=2, channels=1)
-    fade = min(EXCERPT_FADE_MS, len(clip) // 4)
-    if fade > 0:
-        clip = clip.fade_in(fade).fade_out(fade)
-    with atomic_path(path) as tmp:
-        clip.export(tmp, format="wav")
-    return path
-
-
-def original_audio(folder: Path) -> Path:
-    """The scene's own sound as AAC in ``original.m4a`` (made once per project), for the
-    player's original/dub switch."""
-    import ffmpeg as ffmpeg_python
-
-    from dubpreview.media.ffmpeg import run
-
-    out = folder / "original.m4a"
-    if out.is_file():
-        return out
-    source = _state(folder)["source"]
-    src, stream = str(inside(folder, source["path"])), source.get("stream")
-    with atomic_path(out) as tmp:
-        run(ffmpeg_python.input(src).output(str(tmp), map="0:a:0" if stream is None else f"0:{stream}", vn=None,
-                                            acodec="aac",
-                                            audio_bitrate="128k", format="mp4"), "extract the original sound")
-    return out
-
-
-@dataclass
-class Downloads:
-    """The files a user can take away, by label (``label -> path``)."""
-
-    files: dict[str, Path]
-
-
-def downloads(folder: Path) -> Downloads:
-    """Preview, subtitles (source and each target, SRT and VTT), dub stems, the
-    music-and-effects stem when the project has one, and the timing report."""
-    outputs = {}
-    for k, v in _state(folder).get("outputs", {}).items():
-        try:
-            outputs[k] = inside(folder, v)  # a download is never a file outside the project
-        except DubError:
-            continue
-    files: dict[str, Path] = {}
-    for key in sorted(outputs, key=lambda k: (k != "preview", k)):
-        path = outputs[key]
-        if not path.is_file() or key.startswith("mix_"):
-            continue
-        files[key] = path
-    for path in sorted(folder.glob("*.wav")):  # stems written by other stages (e.g. music and effects)
-        if not path.name.startswith(("mix.", "dub.")) and path not in files.values():
-            files[path.stem] = path
-    return Downloads(files)
 
 
 def stage_table(stage_log: list[dict]) -> str:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dubpreview.errors import DubError
-from dubpreview.util.files import atomic_write_json
+from dubpreview.project import edits
 
-from .service import _state
+from .state import project_state as _state
 
 SPEAKER_COLUMNS = ["speaker", "name", "lines", "seconds", "gender", "F0 (Hz)", "voice", "similarity", "library"]
 """The speaker table's columns (read-only; edits go through :func:`edit_speaker`)."""
@@ -50,16 +50,6 @@ def voice_label(info: dict, lang: str) -> str:
         return "preset"
     blend = " + ".join(f"{v} {w:.2f}" for v, w in sorted(choice["weights"].items(), key=lambda kv: -kv[1]))
     return f"{choice['voice_id']} = {blend}"
-
-
-def speaker_voice(state: dict, speaker: str, lang: str) -> str | None:
-    """The voice id a speaker's lines use in ``lang``, by the render's rule
-    (:func:`dubpreview.voices.scene.speaker_voice_id`), or None for the language's preset."""
-    from dubpreview.voices.scene import speaker_voice_id
-
-    settings = state["settings"]
-    return speaker_voice_id((state.get("speakers") or {}).get(speaker) or {}, lang, settings.get("voice"),
-                            settings.get("voice_match", True), settings.get("diarize", True))
 
 
 def speaker_rows(folder: Path, language: str | None = None) -> list[list]:
@@ -104,50 +94,37 @@ def library_choices(library: Path | None) -> list[tuple[str, str]]:
 
 def edit_speaker(folder: Path, speaker: str, label: str | None, voice: str | None, gender: str | None,
                  profile: str | None) -> dict:
-    """Apply the speaker panel to one speaker (see :func:`dubpreview.voices.scene.edit_speaker`):
+    """Apply the speaker panel to one speaker (see :func:`dubpreview.project.edits.edit_speaker`):
     ``voice`` a Kokoro voice or :data:`MATCHED`; ``gender`` ``male``/``female`` or
     :data:`GENDER_AUTO`; ``profile`` a saved profile id, ``"none"`` or ``""`` (automatic);
     ``label`` the character's name. None leaves a field as it is. Returns the speaker entry."""
-    from dubpreview.voices.scene import edit_speaker as edit
-
     if not speaker:
         raise DubError("pick a speaker first")
     voice = None if voice is None else ("" if voice in (MATCHED, "") else voice)
     gender = None if gender is None else ("" if gender in (GENDER_AUTO, "") else gender)
     label = None if label is None or not str(label).strip() else str(label).strip()
-    return edit(folder, speaker, label=label, voice=voice, gender=gender, profile=profile)
+    state = edits.edit_speaker(folder, speaker, label=label, voice=voice, gender=gender, profile=profile)
+    return state["speakers"][speaker]
 
 
-def set_settings(folder: Path, **changes) -> dict:
-    """Write ``changes`` into the project's stored settings (atomically); returns them."""
-    state = _state(folder)
-    state["settings"].update(changes)
-    atomic_write_json(folder / "project.json", state)
-    return state["settings"]
-
-
-def checked_mix(separation: str | None, target_lufs, bed_db) -> tuple[str, float, float]:
-    """The mix options as the form gives them, checked by
-    :func:`dubpreview.mix.programme.check_options`: (separation, target LUFS, bed dB);
-    an empty separation is ``auto``. Raises DubError (one line)."""
-    from dubpreview.mix.programme import check_options
-
+def mix_form(separation: str | None, target_lufs, bed_db) -> dict:
+    """The mix form's values as settings changes (flat names of :data:`dubpreview.settings.FLAT`):
+    an empty separation is ``auto``. Raises DubError (one line) for values that are not numbers."""
     try:
         target_lufs, bed_db = float(target_lufs), float(bed_db)
     except (TypeError, ValueError):
         raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
-    separation = separation or "auto"
-    check_options(separation, target_lufs, bed_db)
-    return separation, target_lufs, bed_db
+    return {"separation": separation or "auto", "target_lufs": target_lufs, "bed_db": bed_db}
 
 
 def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float) -> dict:
-    """Store the mix options of a project (see :func:`checked_mix`); the next render applies them."""
-    separation, target_lufs, bed_db = checked_mix(separation, target_lufs, bed_db)
-    return set_settings(folder, separation=separation, target_lufs=target_lufs, bed_db=bed_db)
+    """Store the mix options of a project (checked by :func:`dubpreview.project.edits.edit_settings`
+    against the ranges of :class:`~dubpreview.settings.MixSettings`); the next render applies
+    them. Returns the new settings."""
+    return edits.edit_settings(folder, **mix_form(separation, target_lufs, bed_db))["settings"]
 
 
 def mix_of(folder: Path) -> tuple[str, float, float]:
     """The project's (separation, target LUFS, bed dB)."""
     s = _state(folder)["settings"]
-    return s.get("separation", "auto"), float(s.get("target_lufs", -23.0)), float(s.get("bed_db", 0.0))
+    return s["separation"]["method"], float(s["mix"]["target_lufs"]), float(s["mix"]["bed_db"])

@@ -36,12 +36,12 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE
+from dubpreview.settings import flat_value, from_flat
 
 MANIFEST_VERSION = 1
 """The manifest schema version this dubpreview reads."""
@@ -53,38 +53,15 @@ SETTING_FIELDS = ("from", "asr", "translator", "translation", "hf_model", "voice
 """The per-scene settings a manifest may give (the ``dub`` command's options)."""
 
 
-class SceneSettings(BaseModel):
-    """The settings of one scene; every field optional (None = the ``dub`` default)."""
+class SceneDefaults(BaseModel):
+    """What a scene (or the ``defaults``) may give: ``to`` and the settings of
+    :data:`SETTING_FIELDS`, by the ``dub`` command's names. Only the names are checked here;
+    the values by :class:`~dubpreview.settings.DubSettings` (:func:`load_manifest`), whose
+    ranges are the ones the command line and the studio accept."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="allow")
 
     to: list[str] | None = None
-    source: str | None = Field(None, alias="from")
-    asr: Literal["faster-whisper", "openai-whisper"] | None = None
-    translator: str | None = None
-    translation: str | None = None
-    hf_model: str | None = None
-    voice: str | None = None
-    threads: int | None = Field(None, ge=1, le=64)
-    speakers: int | None = Field(None, ge=1, le=20)
-    diarize: bool | None = None
-    voice_match: bool | None = None
-    separation: Literal["auto", "spleeter", "centre", "none"] | None = None
-    target_lufs: float | None = Field(None, ge=TARGET_LUFS_RANGE[0], le=TARGET_LUFS_RANGE[1])
-    bed_db: float | None = Field(None, ge=BED_DB_RANGE[0], le=BED_DB_RANGE[1])
-    max_speed: float | None = Field(None, ge=1.0, le=2.0)
-    accepted_speed: float | None = Field(None, ge=1.0, le=2.0)
-    max_lateness: float | None = Field(None, ge=0.0, le=2.0)
-    smoothing: float | None = Field(None, ge=0.0, le=1.0)
-    audio_stream: int | None = Field(None, ge=0, le=64)
-    beam_size: int | None = Field(None, ge=1, le=10)
-    guards: bool | None = None
-    fallback: bool | None = None
-
-    @field_validator("translation")
-    @classmethod
-    def _printable_translation(cls, value: str | None) -> str | None:
-        return _check_path_text(value)
 
     @field_validator("to", mode="before")
     @classmethod
@@ -100,6 +77,20 @@ class SceneSettings(BaseModel):
             raise ValueError("give at least one target language")
         return value
 
+    @model_validator(mode="after")
+    def _known_settings(self) -> "SceneDefaults":
+        for key, value in (self.model_extra or {}).items():
+            if key not in SETTING_FIELDS:
+                raise ValueError(f"unknown setting {key!r}")
+            if key == "translation" and value is not None:
+                _check_path_text(str(value))
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """The settings given (not ``to``, ``input``, ``output``), None left out."""
+        return {k: v for k, v in (self.model_extra or {}).items()
+                if k in SETTING_FIELDS and v is not None}
+
 
 def _check_path_text(value: str | None) -> str | None:
     """A file or folder name must be printable UTF-8 (no control characters, no lone surrogates)."""
@@ -114,7 +105,7 @@ def _check_path_text(value: str | None) -> str | None:
     return value
 
 
-class SceneEntry(SceneSettings):
+class SceneEntry(SceneDefaults):
     """One scene of the manifest: its ``input`` file, optional ``output`` folder, settings."""
 
     input: str = Field(min_length=1)
@@ -132,7 +123,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int
-    defaults: SceneSettings = SceneSettings()
+    defaults: SceneDefaults = SceneDefaults()
     scenes: list[SceneEntry] = Field(min_length=1)
 
 
@@ -221,7 +212,7 @@ def load_manifest(path: str | Path, output_dir: str | Path | None = None) -> lis
                                f"(this dubpreview reads version {MANIFEST_VERSION})")
             defaults, entries = manifest.defaults, manifest.scenes
         elif suffix == ".csv":
-            defaults = SceneSettings()
+            defaults = SceneDefaults()
             entries = []
             for i, row in enumerate(_rows_csv(path), start=1):
                 try:
@@ -243,11 +234,10 @@ def load_manifest(path: str | Path, output_dir: str | Path | None = None) -> lis
     jobs, seen = [], {}
     for i, entry in enumerate(entries, start=1):
         where = f"{path.name}: scene {i}"
-        merged = {**defaults.model_dump(exclude_none=True), **entry.model_dump(exclude_none=True)}
-        targets = merged.pop("to", None)
+        targets = entry.to or defaults.to
         if not targets:
             raise DubError(f"{where} has no target languages; give 'to' (e.g. pt,en) in the scene or the defaults")
-        source = Path(merged.pop("input")).expanduser()
+        source = Path(entry.input).expanduser()
         source = source if source.is_absolute() else base / source
         name = _output_name(entry, source, where)
         project = (root / name).resolve()
@@ -255,10 +245,12 @@ def load_manifest(path: str | Path, output_dir: str | Path | None = None) -> lis
             raise DubError(f"{where} writes to the same output folder '{name}' as scene {seen[project]}; "
                            "give one of them another 'output'")
         seen[project] = i
-        merged.pop("output", None)
-        settings = {("from" if k == "source" else k): v for k, v in merged.items()}
-        if settings.get("translation"):
-            t = Path(settings["translation"]).expanduser()
-            settings["translation"] = str(t if t.is_absolute() else base / t)
-        jobs.append(SceneJob(name, source, [t.strip().lower() for t in targets], project, settings))
+        given = {**defaults.settings(), **entry.settings()}
+        if given.get("translation"):
+            t = Path(str(given["translation"])).expanduser()
+            given["translation"] = str(t if t.is_absolute() else base / t)
+        targets = [t.strip().lower() for t in targets]
+        checked = from_flat({**given, "to": targets}, where=f"{where}: ")  # the values, by the one settings model
+        settings = {k: flat_value(checked, k) for k in given}
+        jobs.append(SceneJob(name, source, targets, project, settings))
     return jobs

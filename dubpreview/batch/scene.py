@@ -50,30 +50,11 @@ class SceneResult:
 
 
 def dub_settings(job: SceneJob):
-    """The :class:`~dubpreview.pipeline.DubSettings` of a job (manifest settings over the
-    ``dub`` command's defaults). Raises DubError for settings that do not fit together."""
-    from dubpreview.mix.duck import MixSettings
-    from dubpreview.mix.programme import check_options
-    from dubpreview.pipeline import DubSettings
-    from dubpreview.timing.fit import TimingSettings
+    """The :class:`~dubpreview.settings.DubSettings` of a job (manifest settings over the
+    ``dub`` command's defaults). Raises DubError (one line naming the scene and the setting)."""
+    from dubpreview.settings import from_flat
 
-    s = job.settings
-    timing = TimingSettings(**{k: v for k, v in {
-        "max_speed": s.get("max_speed"), "accepted_speed": s.get("accepted_speed"),
-        "max_lateness_s": s.get("max_lateness"), "smoothing": s.get("smoothing")}.items() if v is not None})
-    if not 1.0 <= timing.accepted_speed <= timing.max_speed:
-        raise DubError(f"accepted_speed {timing.accepted_speed} must lie between 1.0 and max_speed {timing.max_speed}")
-    settings = DubSettings(targets=list(job.targets), timing=timing, mix=MixSettings(),
-                           **{name: s[key] for key, name in (
-                               ("from", "source_language"), ("asr", "asr"), ("translator", "translator"),
-                               ("translation", "translation_file"), ("hf_model", "hf_model"), ("voice", "voice"),
-                               ("threads", "threads"), ("speakers", "speakers"), ("diarize", "diarize"),
-                               ("voice_match", "voice_match"), ("separation", "separation"),
-                               ("target_lufs", "target_lufs"), ("bed_db", "bed_db"),
-                               ("audio_stream", "audio_stream"), ("beam_size", "beam_size"),
-                               ("guards", "guards"), ("fallback", "fallback")) if s.get(key) is not None})
-    check_options(settings.separation, settings.target_lufs, settings.bed_db)
-    return settings
+    return from_flat({**job.settings, "to": list(job.targets)}, where=f"scene {job.name}: ")
 
 
 def scene_key(job: SceneJob) -> str:

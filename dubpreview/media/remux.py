@@ -40,19 +40,17 @@ though none was asked for. MKV and WebM keep "no default subtitle" exactly.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import av
 import ffmpeg as ffmpeg_python
 
 from dubpreview.errors import DubError
-from dubpreview.languages import iso639_2
+from dubpreview.media.containers import Container, container_for, language_tag, muxer_codecs
+from dubpreview.media.outputs import check_track_files, prepare_output_folder, refuse_overwriting_inputs, remove_dirs
 from dubpreview.media.ffmpeg import run
 from dubpreview.media.probe import MediaInfo, probe
 from dubpreview.util.files import atomic_path
@@ -61,8 +59,7 @@ DUB_SAMPLE_RATE = 48000  # Hz, every encoded audio track
 DUB_CHANNELS = 2
 DUB_BITRATE = "192k"
 
-AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wma", ".mka"})
-"""Suffixes taken as audio-only by :func:`default_output_path` when no probe is at hand."""
+
 
 
 @dataclass(frozen=True)
@@ -99,72 +96,6 @@ class SubtitleTrack:
     title: str
 
 
-@dataclass(frozen=True)
-class _Container:
-    """How to write one output suffix."""
-
-    muxer: str
-    subtitle_codec: str
-    audio_encoder: str  # for tracks that are encoded
-    copy_audio: frozenset[str]  # source audio codecs that are copied as they are
-    holds_video: bool = True
-    mp4_family: bool = False  # takes -movflags +faststart (index first, plays while loading)
-    mac_languages: bool = False  # QuickTime: language tags from the Macintosh table only
-
-
-# ffmpeg's MOV muxer writes a language only when it is in QuickTime's Macintosh table,
-# whose spellings differ from ISO 639-2/B for these (else the track reads "und").
-_MAC_LANGUAGE = {"fre": "fra", "cze": "ces", "swe": "sve", "rum": "ron", "slo": "slk", "hrv": "hr "}
-
-# In FFmpeg's tag table but refused when writing ("VP8 muxing is currently not supported").
-_REFUSED_VIDEO = {"mov": frozenset({"vp8"})}
-
-_MP4_COPY = frozenset({"aac", "alac", "mp3", "ac3", "eac3"})
-_MKV_COPY = frozenset({"aac", "alac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "dts", "truehd",
-                       "pcm_s16le", "pcm_s24le", "pcm_f32le"})
-_WEBM_COPY = frozenset({"opus", "vorbis"})
-
-CONTAINERS: dict[str, _Container] = {
-    ".mp4": _Container("mp4", "mov_text", "aac", _MP4_COPY, mp4_family=True),
-    ".m4v": _Container("mp4", "mov_text", "aac", _MP4_COPY, mp4_family=True),
-    ".mov": _Container("mov", "mov_text", "aac", _MP4_COPY, mp4_family=True, mac_languages=True),
-    ".mkv": _Container("matroska", "srt", "aac", _MKV_COPY),
-    ".webm": _Container("webm", "webvtt", "libopus", _WEBM_COPY),
-    ".m4a": _Container("ipod", "mov_text", "aac", frozenset({"aac", "alac"}), holds_video=False, mp4_family=True),
-    ".mka": _Container("matroska", "srt", "aac", _MKV_COPY, holds_video=False),
-}
-
-
-def default_output_path(
-    source: str | os.PathLike, target_langs: str | Sequence[str], info: MediaInfo | None = None
-) -> Path:
-    """Where the preview goes by default: beside the source, ``<stem>.dub-<langs><suffix>``.
-
-    ``scene.mp4`` -> ``scene.dub-pt.mp4``; two languages -> ``scene.dub-pt-es.mp4``;
-    an audio-only source -> ``.m4a``; a source whose container this module does not
-    write (``.avi``, ``.ts``…) or whose video codec its own container type cannot
-    hold here -> ``.mkv``. With ``info`` (from :func:`probe`) audio-only is decided by
-    the streams, else by the suffix.
-    """
-    src = Path(source)
-    langs = [target_langs] if isinstance(target_langs, str) else list(target_langs)
-    tag = "dub-" + "-".join(lang.lower() for lang in langs) if langs else "dub"
-    return src.with_name(f"{src.stem}.{tag}{_default_suffix(src, info)}")
-
-
-def _default_suffix(src: Path, info: MediaInfo | None) -> str:
-    suffix = src.suffix.lower()
-    audio_only = info.is_audio_only if info is not None else suffix in AUDIO_SUFFIXES
-    if audio_only:
-        return ".m4a"
-    box = CONTAINERS.get(suffix)
-    if box is None or not box.holds_video:
-        return ".mkv"
-    if info is not None and info.video and not holds_video_codec(box, info.video[0].codec):
-        return ".mkv"
-    return suffix
-
-
 def write_preview(
     source: str | os.PathLike,
     info: MediaInfo | None,
@@ -199,10 +130,10 @@ def write_preview(
         raise ValueError("write_preview needs at least one audio track")
     src, out = Path(source), Path(out_path)
     info = info if info is not None else probe(src)
-    _refuse_overwriting_inputs(out, src, audio_tracks, subtitle_tracks)
-    box = _container_for(out, info)
-    _check_track_files(info, audio_tracks, subtitle_tracks)
-    created = _prepare_output_folder(out.parent)
+    refuse_overwriting_inputs(out, src, audio_tracks, subtitle_tracks)
+    box = container_for(out, info)
+    check_track_files(info, audio_tracks, subtitle_tracks)
+    created = prepare_output_folder(out.parent)
     try:
         with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix=".dub-aac-", dir=out.parent) as work:
             tmp.unlink()  # let ffmpeg create it: mkstemp's placeholder is mode 0600, ffmpeg's follows the umask
@@ -213,7 +144,7 @@ def write_preview(
             run(graph, f"write the preview {out.name}")
             _verify(tmp, info, audio_tracks, subtitle_tracks)
     except BaseException:
-        _remove_dirs(created)
+        remove_dirs(created)
         raise
     return out
 
@@ -221,140 +152,12 @@ def write_preview(
 # --- checks before anything is written ------------------------------------------------
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _refuse_overwriting_inputs(
-    out: Path, src: Path, audio_tracks: Iterable[AudioTrack], subtitle_tracks: Iterable[SubtitleTrack]
-) -> None:
-    """Raise DubError when ``out`` is the source, one of the track files, or a folder."""
-    if out.is_dir():
-        raise DubError(f"the output path {out} is a folder; give a file name such as {out / 'preview.mp4'}")
-    if _same_file(out, src):
-        raise DubError(f"the output path is the input file ({src}); choose another -o")
-    for track in [*audio_tracks, *subtitle_tracks]:
-        if track.path is not None and _same_file(out, Path(track.path)):
-            raise DubError(f"the output path is the input file {track.path}; choose another -o")
-
-
-def _check_track_files(
-    info: MediaInfo, audio_tracks: Sequence[AudioTrack], subtitle_tracks: Sequence[SubtitleTrack]
-) -> None:
-    """Open every track file's headers (and check source streams) before ffmpeg runs.
-
-    Raises:
-        DubError: a dub file is missing or has no audio; a subtitle file is missing or
-            not subtitles; a source track names an audio stream the source lacks.
-    """
-    for track in audio_tracks:
-        if track.path is None:
-            info.audio_stream(track.stream_index)
-        else:
-            probe(track.path, scan=False)
-    for sub in subtitle_tracks:
-        if not probe(sub.path, scan=False, require_audio=False).subtitles:
-            raise DubError(f"{sub.path} is not a subtitle file; give an .srt file")
-
-
-def _container_for(out: Path, info: MediaInfo) -> _Container:
-    """The container for ``out``'s suffix, checked against the source's video codec.
-
-    Raises:
-        DubError: unknown suffix, a video source into an audio-only container, or a
-            video codec the container cannot hold (naming containers that can).
-    """
-    suffix = out.suffix.lower()
-    box = CONTAINERS.get(suffix)
-    if box is None:
-        raise DubError(
-            f"cannot write a '{out.suffix or out.name}' preview; end -o with .mp4, .mkv, .mov or .webm "
-            "(.m4a for audio-only sources)"
-        )
-    if info.is_audio_only:
-        return box
-    if not box.holds_video:
-        raise DubError(f"{info.path} has video but {suffix} holds audio only; end -o with .mp4 or .mkv")
-    codec = info.video[0].codec
-    if not holds_video_codec(box, codec):
-        fits = [s for s in (".mkv", ".mp4", ".mov", ".webm") if holds_video_codec(CONTAINERS[s], codec)]
-        instead = " or ".join(fits) if fits else "another container"
-        raise DubError(
-            f"{suffix} cannot hold the {codec} video of {info.path} without re-encoding it; end -o with {instead}"
-        )
-    return box
-
-
-def holds_video_codec(box: _Container, codec: str) -> bool:
-    """True when ``box`` can take a stream copy of ``codec`` video."""
-    return box.holds_video and codec in muxer_codecs(box.muxer) and codec not in _REFUSED_VIDEO.get(box.muxer, ())
-
-
-@lru_cache(maxsize=None)
-def muxer_codecs(muxer: str) -> frozenset[str]:
-    """Codec names FFmpeg's ``muxer`` accepts (its codec-tag table, via PyAV's bundled FFmpeg)."""
-    with av.open(io.BytesIO(), mode="w", format=muxer) as probe_out:
-        return frozenset(probe_out.supported_codecs)
-
-
-def _prepare_output_folder(folder: Path) -> list[Path]:
-    """Make sure ``folder`` exists and takes new files; return the folders created (deepest last).
-
-    Raises:
-        DubError: naming the folder, when a part of its path is a file or it is not writable.
-    """
-    folder = folder if str(folder) else Path(".")
-    missing: list[Path] = []
-    probe_dir = folder
-    while not probe_dir.exists():
-        missing.append(probe_dir)
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise DubError(f"cannot write into the folder {folder}: {probe_dir} is a file, not a folder; choose another -o")
-    _check_writable(probe_dir, folder)
-    created: list[Path] = []
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except OSError as exc:
-            _remove_dirs(created)
-            raise DubError(f"cannot create the output folder {folder} ({exc.strerror}); choose another -o") from None
-        created.append(d)
-    return created
-
-
-def _check_writable(existing: Path, folder: Path) -> None:
-    """Create and delete a scratch file in ``existing`` (works for root, read-only mounts, ACLs)."""
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise DubError(f"the output folder {folder} is not writable ({exc.strerror}); choose another -o") from None
-
-
-def _remove_dirs(created: list[Path]) -> None:
-    """Remove the folders :func:`_prepare_output_folder` made, deepest first, if empty."""
-    for d in reversed(created):
-        try:
-            d.rmdir()
-        except OSError:
-            pass
-
-
-# --- the ffmpeg graph -----------------------------------------------------------------
-
-
 def _default_index(audio_tracks: Sequence[AudioTrack]) -> int:
     """Position of the default audio track: the first marked one, else 0."""
     return next((i for i, t in enumerate(audio_tracks) if t.default), 0)
 
 
-def _pre_encode(audio_tracks: Sequence[AudioTrack], info: MediaInfo, box: _Container, work: Path,
+def _pre_encode(audio_tracks: Sequence[AudioTrack], info: MediaInfo, box: Container, work: Path,
                 what: str) -> tuple[dict[int, Path], dict[int, str]]:
     """Track position -> an M4A holding that file track already encoded to AAC on every core
     (:func:`dubpreview.media.aac.encode_aac`; only its changed region when the track has an
@@ -398,7 +201,7 @@ def _fitted_copy(path: Path, n: int, out: Path) -> Path:
 
 
 def _build_graph(
-    src: Path, info: MediaInfo, out: Path, box: _Container,
+    src: Path, info: MediaInfo, out: Path, box: Container,
     audio_tracks: Sequence[AudioTrack], subtitle_tracks: Sequence[SubtitleTrack],
     encoded: dict[int, Path] | None = None,
 ):
@@ -423,12 +226,12 @@ def _build_graph(
         else:
             streams.append(from_files[k])
             _encode(opts, k, box, channels=DUB_CHANNELS)
-        _tag(opts, "a", k, out_index, _language_tag(track.language, box), track.title)
+        _tag(opts, "a", k, out_index, language_tag(track.language, box), track.title)
         opts[f"disposition:a:{k}"] = "default" if k == default else "0"
     for k, sub in enumerate(subtitle_tracks):
         out_index = len(streams)
         streams.append(ffmpeg_python.input(str(sub.path))["s:0"])
-        _tag(opts, "s", k, out_index, _language_tag(sub.language, box), sub.title)
+        _tag(opts, "s", k, out_index, language_tag(sub.language, box), sub.title)
         opts[f"disposition:s:{k}"] = "0"
     if subtitle_tracks:
         opts["c:s"] = box.subtitle_codec
@@ -437,7 +240,7 @@ def _build_graph(
     return ffmpeg_python.output(*streams, str(out), format=box.muxer, **opts)
 
 
-def _source_audio(source, info: MediaInfo, track: AudioTrack, box: _Container, k: int, opts: dict):
+def _source_audio(source, info: MediaInfo, track: AudioTrack, box: Container, k: int, opts: dict):
     """Output audio stream k taken from the source: copied when the container suits its codec."""
     original = info.audio_stream(track.stream_index)
     if original.codec in box.copy_audio and original.codec in muxer_codecs(box.muxer):
@@ -472,19 +275,13 @@ def _file_streams(audio_tracks: Sequence[AudioTrack], duration: float,
     return streams
 
 
-def _encode(opts: dict, k: int, box: _Container, channels: int | None) -> None:
+def _encode(opts: dict, k: int, box: Container, channels: int | None) -> None:
     """Options encoding output audio stream k at 48 kHz, 192 kb/s (channels None = keep)."""
     opts[f"c:a:{k}"] = box.audio_encoder
     opts[f"b:a:{k}"] = DUB_BITRATE
     opts[f"ar:a:{k}"] = DUB_SAMPLE_RATE
     if channels:
         opts[f"ac:a:{k}"] = channels
-
-
-def _language_tag(language: str, box: _Container) -> str:
-    """The container's language tag for an ISO 639-1 code (ISO 639-2/B; QuickTime spelling in MOV)."""
-    tag = iso639_2(language)
-    return _MAC_LANGUAGE.get(tag, tag) if box.mac_languages else tag
 
 
 def _tag(opts: dict, kind: str, k: int, out_index: int, language_tag: str, title: str) -> None:

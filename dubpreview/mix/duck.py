@@ -19,6 +19,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from dubpreview.media.ffmpeg import ffmpeg_exe
+from dubpreview.settings import MixSettings
 
 with warnings.catch_warnings():  # pydub warns at import when no ffmpeg is on PATH; we give it ours
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -30,32 +31,6 @@ MIX_RATE = 48000
 
 MIN_LOUDNESS_S = 0.4
 """pyloudnorm (BS.1770) needs at least one 400 ms gating block."""
-
-TARGET_LUFS_RANGE = (-40.0, -5.0)
-"""Programme loudness a user may ask for (LUFS, ITU-R BS.1770 integrated): the one range the
-CLI, the app, a batch manifest and ``project.json`` all accept (EBU R128 broadcast is -23,
-streaming -14 to -16)."""
-BED_DB_RANGE = (-40.0, 12.0)
-"""Gain of the music & effects bed a user may ask for (dB), declared once like
-:data:`TARGET_LUFS_RANGE`."""
-
-
-@dataclass(frozen=True)
-class MixSettings:
-    """``duck_db``: gain of the original under a dub line when nothing was separated (dB,
-    negative); ``ramp_s``: fade time of the duck (s); ``max_gain_db``: bound on level
-    matching (dB); ``bed_db``: level of the music-and-effects bed (dB, 0 = as separated);
-    ``bed_duck_db``: gentle duck of a separated bed under lines where it still holds speech
-    (dB); ``target_lufs``: programme loudness (LUFS integrated, EBU R128 default -23);
-    ``true_peak_db``: true-peak ceiling (dBTP). See :mod:`dubpreview.mix.programme`."""
-
-    duck_db: float = -14.0
-    ramp_s: float = 0.08
-    max_gain_db: float = 15.0
-    bed_db: float = 0.0
-    bed_duck_db: float = -6.0
-    target_lufs: float = -23.0
-    true_peak_db: float = -1.0
 
 
 @dataclass

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
-from dubpreview.mix.duck import BED_DB_RANGE, MIX_RATE, TARGET_LUFS_RANGE, duck_levels
+from dubpreview.mix.duck import MIX_RATE, duck_levels
 
 OVERSAMPLE = 4
 """True-peak oversampling factor (BS.1770-4 Annex 2: 4x at 48 kHz)."""
@@ -355,22 +355,3 @@ def mix_programme(bed: np.ndarray, dub: np.ndarray, spans: list[tuple[float, flo
     report = normalise_stream(src, sink, settings.target_lufs, settings.true_peak_db,
                               previous_gain_db=previous_gain_db)
     return out, report
-
-
-def check_options(separation: str, target_lufs: float, bed_db: float) -> None:
-    """Raise DubError (one line) unless the user's mix options are usable: ``separation`` one
-    of :data:`dubpreview.separate.METHODS`, ``target_lufs`` within
-    :data:`~dubpreview.mix.duck.TARGET_LUFS_RANGE`, ``bed_db`` within
-    :data:`~dubpreview.mix.duck.BED_DB_RANGE`."""
-    from dubpreview.errors import DubError
-    from dubpreview.separate import METHODS
-
-    if separation not in METHODS:
-        raise DubError(f"unknown separation method '{separation}'; choose one of {', '.join(METHODS)}")
-    lo, hi = TARGET_LUFS_RANGE
-    if not np.isfinite(target_lufs) or not lo <= target_lufs <= hi:
-        raise DubError(f"target loudness {target_lufs} LUFS is outside {lo:g}..{hi:g} (EBU R128 broadcast is -23, "
-                       "streaming -14 to -16)")
-    lo, hi = BED_DB_RANGE
-    if not np.isfinite(bed_db) or not lo <= bed_db <= hi:
-        raise DubError(f"bed level {bed_db} dB is outside {lo:g}..+{hi:g}")

@@ -2,8 +2,9 @@
 
 A project folder can come from outside (an archive opened in the studio, a colleague's
 folder), so its state is validated before anything uses it: types and ranges of every field
-the pipeline and the studio read, the schema version (:data:`SCHEMA_VERSION` of
-:mod:`dubpreview.project.store`; newer is refused), no unknown settings. Fields this
+the pipeline and the studio read, the schema version (:data:`SCHEMA_VERSION`; newer is
+refused), no unknown settings (:class:`~dubpreview.settings.DubSettings`, whose ranges are
+the ones the command line, the manifest and the studio accept). Fields this
 version does not know at the top level are kept (forward-compatible notes), never used.
 
 Paths inside a project (``timing.json``'s clips) must be relative and stay inside the
@@ -14,19 +15,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
 from dubpreview.errors import DubError
-from dubpreview.mix.duck import BED_DB_RANGE, TARGET_LUFS_RANGE, MixSettings
-from dubpreview.timing.fit import TimingSettings
+from dubpreview.settings import LINE_OFFSET_MS, LINE_SPEED_RANGE, DubSettings
 
-_TIMING = {f.name for f in fields(TimingSettings)}
-_MIX = {f.name for f in fields(MixSettings)}
+SCHEMA_VERSION = 2
+"""The ``project.json`` schema this dubpreview writes. 2: the settings as nested groups
+(:class:`~dubpreview.settings.DubSettings`); 1 (flat settings) is still read."""
 
 
 def _finite(value: float) -> float:
@@ -60,8 +60,8 @@ class SegmentModel(BaseModel):
     words: list[WordModel] = []
     speaker: str = "S0"
     translation: dict[str, str] = {}
-    offset_ms: float = Field(0.0, ge=-60_000, le=60_000)
-    speed: float | None = Field(None, ge=0.5, le=2.0)
+    offset_ms: float = Field(0.0, ge=-LINE_OFFSET_MS, le=LINE_OFFSET_MS)
+    speed: float | None = Field(None, ge=LINE_SPEED_RANGE[0], le=LINE_SPEED_RANGE[1])
     voice: str | None = None
     muted: bool = False
     edited: list[str] = []
@@ -83,46 +83,13 @@ class SegmentModel(BaseModel):
         return self
 
 
-class SettingsModel(BaseModel):
-    """The run's settings (:meth:`dubpreview.pipeline.DubSettings.public`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    targets: list[str] = Field(min_length=1)
-    source_language: str | None = None
-    asr: str = "faster-whisper"
-    translator: str | None = None
-    translation_file: str | None = None
-    hf_model: str | None = None
-    voice: str | None = None
-    timing: dict[str, float | bool] = {}
-    mix: dict[str, float | bool] = {}
-    diarize: bool = True
-    speakers: int | None = Field(None, ge=1, le=20)
-    voice_match: bool = True
-    voice_refine: bool = False
-    voice_library: str | None = None
-    save_voices: bool = False
-    separation: str = "auto"
-    target_lufs: float = Field(-23.0, ge=TARGET_LUFS_RANGE[0], le=TARGET_LUFS_RANGE[1])
-    bed_db: float = Field(0.0, ge=BED_DB_RANGE[0], le=BED_DB_RANGE[1])
-    audio_stream: int | None = Field(None, ge=0, le=64)
-    beam_size: int | None = Field(None, ge=1, le=10)
-    guards: bool = True
-    fallback: bool = True
-
-    @field_validator("timing", "mix")
-    @classmethod
-    def _known_keys(cls, value: dict, info: ValidationInfo) -> dict:
-        unknown = set(value) - {"timing": _TIMING, "mix": _MIX}[info.field_name]
-        if unknown:
-            raise ValueError(f"unknown {info.field_name} setting {sorted(unknown)[0]!r}")
-        return value
-
-
 class SourceModel(BaseModel):
+    """The scene: its path, sha256, size (bytes) and modification time (ns), the audio stream dubbed."""
+
     path: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(None, ge=0)
+    mtime_ns: int | None = None
     stream: int | None = Field(None, ge=0)
 
 
@@ -133,7 +100,7 @@ class ProjectModel(BaseModel):
 
     schema_version: int = Field(ge=1)
     source: SourceModel
-    settings: SettingsModel | None = None
+    settings: DubSettings | None = None
     segments: list[SegmentModel] = []
     outputs: dict[str, str] = {}
     warnings: list[str] = []
@@ -156,22 +123,24 @@ def _short(exc: ValidationError) -> str:
 
 
 def check_state(state: Any, where: str = "project.json") -> dict:
-    """Validate a loaded ``project.json`` (see the module docstring); returns it unchanged.
+    """Validate a loaded ``project.json`` (see the module docstring); returns it with its
+    ``settings`` in this version's form (:meth:`~dubpreview.settings.DubSettings.public`:
+    a schema-1 file's flat settings become nested groups), everything else as it was.
 
     Raises:
         DubError: one line naming the first bad field, or a schema newer than this dubpreview.
     """
-    from dubpreview.project.store import SCHEMA_VERSION
-
     if not isinstance(state, dict):
         raise DubError(f"{where} is not a dubpreview project (not a JSON object); move it away to start afresh")
     version = state.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise DubError(f"{where} was written by a newer dubpreview (schema {version}); upgrade dubpreview")
     try:
-        ProjectModel.model_validate(state)
+        model = ProjectModel.model_validate(state)
     except ValidationError as exc:
         raise DubError(f"{where} is damaged ({_short(exc)}); restore it or move the folder away to start afresh") from None
+    if model.settings is not None:
+        state["settings"] = model.settings.public()
     return state
 
 

@@ -29,9 +29,8 @@ import soundfile as sf
 
 from dubpreview.errors import DubError
 from dubpreview.media.wav import pieces, write_wav
-from dubpreview.util.files import atomic_path, atomic_write_bytes, atomic_write_json, remove_stale_temps
-
-SCHEMA_VERSION = 1
+from dubpreview.project.schema import SCHEMA_VERSION, load_state
+from dubpreview.util.files import atomic_path, atomic_write_bytes, remove_stale_temps
 
 
 def cache_key(**parts: Any) -> str:
@@ -47,6 +46,13 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _stat(path: str | Path) -> dict[str, int]:
+    """``{"size", "mtime_ns"}`` of a file: what tells a render, without reading it, that the
+    source is the file the project was made from."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 class Project:
@@ -81,16 +87,46 @@ class Project:
             raise DubError(f"cannot create the project folder {proj.root}: {exc.strerror}; "
                            "choose another with --project") from None
         if proj.json_path.exists():
-            from dubpreview.project.schema import load_state
-
             proj.state = load_state(proj.root)  # validated: a damaged or newer file is refused in one line
             if proj.state["source"]["sha256"] != source_sha256:
                 raise DubError(f"the project {proj.root} belongs to another source file "
                                f"({proj.state['source'].get('path')}); pass another --project")
         remove_stale_temps(proj.root)  # what a killed run was writing; the entries it finished are kept
         proj.state.setdefault("schema_version", SCHEMA_VERSION)
-        proj.state["source"] = {"path": str(source), "sha256": source_sha256}
+        stream = proj.state.get("source", {}).get("stream")
+        proj.state["source"] = {"path": str(source), "sha256": source_sha256, **_stat(source), "stream": stream}
         return proj
+
+    @classmethod
+    def load(cls, root: str | Path) -> "Project":
+        """The existing project at ``root`` (validated ``project.json``), for a render.
+
+        Raises:
+            DubError: no project there, or a damaged or newer ``project.json``.
+        """
+        proj = cls(root)
+        proj.state = load_state(proj.root)
+        remove_stale_temps(proj.root)
+        return proj
+
+    def check_source(self) -> Path:
+        """The project's source file, checked to be the one it was made from: by size and
+        modification time, and by sha256 when either changed (a copy, a touch).
+
+        Raises:
+            DubError: the file is gone or holds other bytes now.
+        """
+        src = self.state["source"]
+        path = Path(src["path"])
+        if not path.is_file():
+            raise DubError(f"the scene {path} is gone; put it back or run `dubpreview dub` on it again")
+        now = _stat(path)
+        if any(src.get(k) != v for k, v in now.items()):
+            if file_sha256(path) != src["sha256"]:
+                raise DubError(f"the scene {path} changed since the project was made; "
+                               "run `dubpreview dub` on it again")
+            src.update(now)
+        return path
 
     @property
     def stream_index(self) -> int | None:
@@ -105,9 +141,11 @@ class Project:
         return sha if self.stream_index is None else f"{sha}#a{self.stream_index}"
 
     def save(self) -> None:
-        """Write ``project.json`` atomically."""
-        self.state["schema_version"] = SCHEMA_VERSION
-        atomic_write_json(self.json_path, self.state)
+        """Write ``project.json`` (validated, atomically) by the one writer,
+        :func:`dubpreview.project.edits.write_state`."""
+        from dubpreview.project.edits import write_state
+
+        self.state = write_state(self.root, self.state)
 
     def cache_path(self, stage: str, key: str, ext: str) -> Path:
         """``cache/<stage>/<key>.<ext>`` inside the project."""

@@ -43,46 +43,11 @@ The report's totals include the IWSLT 2023 dubbing-track duration metrics M1 and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from dubpreview.records import Placement, Segment, TimingReport
-
-
-@dataclass(frozen=True)
-class TimingSettings:
-    """Knobs of the fit (speeds are factors of natural speed, times in seconds).
-
-    ``accepted_speed``: speed-ups up to this sound natural; ``max_speed``: hard ceiling;
-    ``min_speed``: never slower than this (1.0: never stretch speech out);
-    ``guard_s``: silence kept before the next line; ``max_lateness_s``: how far a line may
-    push the next one instead of exceeding the accepted speed; ``allow_early``/``early_s``:
-    a line may start this much before its source line; ``smoothing``: largest speed step
-    between close neighbours (0 = off); ``smoothing_gap_s``: lines further apart than this
-    are not smoothed; ``tolerance_s``: overrun accepted without another synthesis;
-    ``speed_step``: speeds are rounded up to this step (so cached clips are reused);
-    ``rush_overruns``: a line that overruns even at ``max_speed`` is still spoken at
-    ``max_speed`` (True, the usual rule) or at ``accepted_speed`` (False, the default: it
-    overruns anyway, so rushing it only trims the overrun while making it sound hurried;
-    the overrun is carried as lateness and absorbed by the following silences) unless it
-    would then end more than ``max_overrun_s`` after its slot and ``max_speed`` can bring it
-    within that: then just fast enough to end there.
-    """
-
-    accepted_speed: float = 1.2
-    max_speed: float = 1.3
-    min_speed: float = 1.0
-    guard_s: float = 0.1
-    max_lateness_s: float = 0.4
-    allow_early: bool = True
-    early_s: float = 0.2
-    smoothing: float = 0.1
-    smoothing_gap_s: float = 1.5
-    rush_overruns: bool = False
-    max_overrun_s: float = 1.0
-    tolerance_s: float = 0.05
-    speed_step: float = 0.01
+from dubpreview.settings import TimingSettings
 
 
 def _round_up(x: float, step: float) -> float:

@@ -5,7 +5,8 @@
   speaker change, then, when voice matching is on, build each speaker's voice profile per
   dub language (cached by the speaker's spans, the language and the options) or reuse a
   saved one from the library; the result goes to ``project.json`` ``speakers``.
-- :func:`speaker_voices` (in synthesis): the synthesizer and the voice id of each speaker.
+- :func:`line_voice` (in synthesis and in the studio): the voice of each line, by one rule;
+  :func:`speaker_synth`: the synthesizer that speaks the matched voices.
 
 User overrides in ``project.json`` ``speakers.<id>``: ``voice`` (a Kokoro voice name for
 all that speaker's lines), ``gender_override`` (``"male"``/``"female"``: the voice is
@@ -17,9 +18,11 @@ refuse the library's match), ``label``. The measured values sit beside them (``g
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
+from dubpreview.errors import DubError
 from dubpreview.records import Segment
 
 DIARIZE_VERSION = 1
@@ -49,39 +52,79 @@ GENDER_MAX_S = 20.0
 """At most this much of a speaker's speech is pitch-tracked for its gender (seconds)."""
 
 
-def _speaker_genders(audio16: np.ndarray, segments: list[Segment], speakers: dict) -> None:
+def _speaker_genders(audio: Callable[[], np.ndarray], segments: list[Segment], speakers: dict,
+                     all_speakers: bool = True) -> None:
     """Each speaker's median F0 (``f0_hz``) and ``gender`` read from it
     (:func:`~dubpreview.voices.profile.gender_from_f0`), so that even without voice matching
-    a speaker gets the default voice of its gender; the user's ``gender_override`` wins."""
+    a speaker gets the default voice of its gender; the user's ``gender_override`` wins.
+    ``audio()`` gives the scene's 16 kHz mono audio; with ``all_speakers`` False only the
+    speakers whose override was just taken back are measured again."""
     from dubpreview.voices.profile import gender_from_f0
     from dubpreview.voices.world import f0_stats
 
     for spk, info in speakers.items():
-        audio = _speaker_audio(audio16, segments, spk)[: int(GENDER_MAX_S * 16000)]
-        if audio.size >= GENDER_MIN_S * 16000:
-            f0 = f0_stats(audio, 16000)
-            if f0.voiced_s > 0.2:
-                info["f0_hz"] = round(f0.median_hz, 1)
-                info["gender"] = gender_from_f0(f0)
-                info["gender_source"] = "audio"
+        if all_speakers or (not info.get("gender_override") and info.get("gender_source") == "user"):
+            voice = _speaker_audio(audio(), segments, spk)[: int(GENDER_MAX_S * 16000)]
+            if voice.size >= GENDER_MIN_S * 16000:
+                f0 = f0_stats(voice, 16000)
+                if f0.voiced_s > 0.2:
+                    info["f0_hz"] = round(f0.median_hz, 1)
+                    info["gender"] = gender_from_f0(f0)
+                    info["gender_source"] = "audio"
         if info.get("gender_override"):
             info["gender"], info["gender_source"] = info["gender_override"], "user"
 
 
-def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settings, stages) -> list[Segment]:
-    """Diarize, assign and split segments, and (if ``settings.voice_match``) profile the
-    speakers; returns the new segments and fills ``project.state["speakers"]``."""
-    from dubpreview.diarize import Diarization, assign_speakers, diarize
+def _speakers_key(speakers: dict, settings) -> str:
+    """What the speakers' voices were chosen from: each speaker's overrides and the voice
+    settings. :func:`refresh_voices` chooses again when it changed."""
     from dubpreview.project.store import cache_key
 
-    if not getattr(settings, "diarize", True) or not segments:
+    return cache_key(targets=settings.targets, voices=settings.voices.model_dump(),
+                     speakers={s: [i.get("voice"), i.get("gender_override"), i.get("profile_override")]
+                               for s, i in sorted(speakers.items())})
+
+
+def _diarize_key(project, settings) -> str:
+    from dubpreview.project.store import cache_key
+
+    return cache_key(source=project.audio_id, n=settings.voices.speakers, v=DIARIZE_VERSION,
+                     model="resemblyzer-0.1.4-ge2e")
+
+
+def refresh_voices(project, settings, stages, audio: Callable[[], np.ndarray]) -> None:
+    """Choose the speakers' voices again where the user changed a speaker (a gender set or
+    taken back, a saved profile chosen or refused, a picked voice taken back) since they
+    were chosen: the render's step, from the cached diarization, profiles and choices;
+    ``audio()`` (the scene's 16 kHz audio) is only decoded when a voice must be measured
+    again. Nothing happens when no speaker changed."""
+    from dubpreview.diarize import Diarization
+
+    speakers = project.state.get("speakers") or {}
+    if not speakers or not settings.voices.diarize or project.state.get("speakers_key") == _speakers_key(speakers, settings):
+        return
+    cached = project.get_json("diarize", _diarize_key(project, settings))
+    if cached is None:
+        raise DubError("the project's speaker analysis is missing from its cache; run `dubpreview dub` again")
+    segments = [Segment.from_dict(d) for d in project.state.get("segments", [])]
+    _speaker_genders(audio, segments, speakers, all_speakers=False)
+    if settings.voices.match:
+        match_voices(project, audio, segments, Diarization.from_dict(cached), settings, stages)
+    project.state["speakers_key"] = _speakers_key(speakers, settings)
+
+
+def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settings, stages) -> list[Segment]:
+    """Diarize, assign and split segments, and (if ``settings.voices.match``) profile the
+    speakers; returns the new segments and fills ``project.state["speakers"]``."""
+    from dubpreview.diarize import Diarization, assign_speakers, diarize
+
+    if not settings.voices.diarize or not segments:
         return segments
-    sha = project.audio_id
-    key = cache_key(source=sha, n=settings.speakers, v=DIARIZE_VERSION, model="resemblyzer-0.1.4-ge2e")
+    key = _diarize_key(project, settings)
     with stages.stage("diarize (resemblyzer)") as st:
         cached = project.get_json("diarize", key)
         if cached is None:
-            diar = diarize(audio16, n_speakers=settings.speakers, threads=settings.threads)
+            diar = diarize(audio16, n_speakers=settings.voices.speakers, threads=settings.threads)
             project.put_json("diarize", key, diar.to_dict())
         else:
             diar = Diarization.from_dict(cached)
@@ -96,24 +139,26 @@ def speakers_stage(project, audio16: np.ndarray, segments: list[Segment], settin
                          "seconds": round(sum(s.duration for s in segments if s.speaker == spk), 2),
                          "lines": sum(1 for s in segments if s.speaker == spk)}
     project.state["speakers"] = speakers
-    _speaker_genders(audio16, segments, speakers)
-    if getattr(settings, "voice_match", False):
-        match_voices(project, audio16, segments, diar, settings, stages)
+    _speaker_genders(lambda: audio16, segments, speakers)
+    if settings.voices.match:
+        match_voices(project, lambda: audio16, segments, diar, settings, stages)
+    project.state["speakers_key"] = _speakers_key(speakers, settings)
     return segments
 
 
-def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, settings, stages) -> None:
-    """Build or reuse a voice profile per speaker and dub language (see the module docstring)."""
-    from dubpreview.errors import DubError
+def match_voices(project, audio: Callable[[], np.ndarray], segments: list[Segment], diar, settings,
+                 stages) -> None:
+    """Build or reuse a voice profile per speaker and dub language (see the module docstring);
+    ``audio()`` gives the scene's 16 kHz mono audio (called only to measure a new profile)."""
     from dubpreview.project.store import cache_key
     from dubpreview.voices import library
     from dubpreview.voices.profile import VoiceProfile, choose_voice, measure
 
     from dubpreview.models import npm
 
-    refine = bool(getattr(settings, "voice_refine", False))
+    refine = settings.voices.refine
     all_voices = npm.installed("kokoro-voices-54") is not None  # which bank the choice comes from
-    saved = library.load_all(getattr(settings, "voice_library", None))
+    saved = library.load_all(settings.voices.library)
     state = project.state["speakers"]
     eligible = [s for s in diar.speakers if state[s]["seconds"] >= MIN_PROFILE_S and not state[s].get("voice")]
     found = library.match_unique({s: diar.centroids[s] for s in eligible}, saved)
@@ -129,7 +174,7 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
         elif chosen_id:
             prof = next((p for p in saved if p.id == chosen_id), None)
             if prof is None:
-                raise DubError(f"speaker {spk}: no saved voice profile '{chosen_id}' in {library.library_dir(settings.voice_library)}")
+                raise DubError(f"speaker {spk}: no saved voice profile '{chosen_id}' in {library.library_dir(settings.voices.library)}")
         info["library_match"] = {"profile": prof.id if prof else None, "similarity": round(sim, 4)}
         spans = [[round(s.start, 3), round(s.end, 3)] for s in segments if s.speaker == spk]
         gender = info.get("gender_override") or None
@@ -139,7 +184,7 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
                 pkey = cache_key(source=sha, spans=spans, gender=gender, v=PROFILE_VERSION)
                 hit = project.get_json("profiles", pkey)
                 if hit is None:
-                    prof = measure(_speaker_audio(audio16, segments, spk), label=info.get("label", spk),
+                    prof = measure(_speaker_audio(audio(), segments, spk), label=info.get("label", spk),
                                    threads=settings.threads, gender=gender, embedding=diar.centroids[spk],
                                    source={"file": project.state["source"]["path"], "sha256": sha, "speaker": spk})
                 else:
@@ -172,8 +217,8 @@ def match_voices(project, audio16: np.ndarray, segments: list[Segment], diar, se
             if info["library_match"]["profile"] is None:
                 project.put_json("profiles", cache_key(source=sha, spans=spans, gender=gender, v=PROFILE_VERSION),
                                  {"profile": prof.to_dict(), "embedding": prof.embedding.tolist()})
-            if getattr(settings, "save_voices", False):
-                library.save(prof, getattr(settings, "voice_library", None))
+            if settings.voices.save:
+                library.save(prof, settings.voices.library)
             st["status"] = "computed" if computed else "cached"
             st["extra"] = {"profile": prof.id, "profile_seconds": round(time.perf_counter() - t0, 2)}
         info.update(profile=prof.id, f0_hz=round(prof.f0.median_hz, 1), gender=prof.gender,
@@ -206,26 +251,37 @@ def speaker_voice_id(info: dict, lang: str, one_voice: str | None, voice_match: 
     return None
 
 
-def speaker_voices(project, lang: str, settings, synth):
-    """The synthesizer for ``lang`` and the voice of each speaker: ``(synth, {speaker: voice})``
-    by :func:`speaker_voice_id`. The synthesizer is ``synth`` itself when no matched voice
-    is used, else a :class:`~dubpreview.voices.synth.MatchedSynthesizer` around it."""
+def line_voice(seg_voice: str | None, speaker: dict | None, lang: str, voices) -> str:
+    """The voice one line speaks ``lang`` with: the one rule of the render, the studio's
+    table and its regenerate button. The line's own ``voice`` (``seg_voice``); else the
+    run's one voice for every line (``voices.voice``, a
+    :class:`~dubpreview.settings.VoiceSettings`); else its speaker's
+    (:func:`speaker_voice_id`; ``speaker`` is the speaker's entry of ``project.json``);
+    else the language's default voice."""
+    from dubpreview.tts.voices import default_voice
+
+    if seg_voice:
+        return seg_voice
+    if voices.voice:
+        return voices.voice
+    return speaker_voice_id(speaker or {}, lang, None, voices.match, voices.diarize) or default_voice(lang)
+
+
+def speaker_synth(speakers: dict, lang: str, voices, synth):
+    """``synth`` able to speak every matched voice (``match-...``) the ``speakers`` (the
+    ``project.json`` entries) use in ``lang`` by :func:`speaker_voice_id`: ``synth`` itself
+    when none is used, else a :class:`~dubpreview.voices.synth.MatchedSynthesizer` around it
+    with their choices registered."""
     from dubpreview.voices.profile import VoiceChoice
     from dubpreview.voices.synth import MatchedSynthesizer
 
-    out: dict[str, str] = {}
     wrapped = None
-    for spk, info in (project.state.get("speakers") or {}).items():
-        vid = speaker_voice_id(info, lang, getattr(settings, "voice", None), getattr(settings, "voice_match", False),
-                               getattr(settings, "diarize", True))
-        if vid is None:
-            continue
-        if vid.startswith("match-"):
-            if wrapped is None:
-                wrapped = MatchedSynthesizer(synth)
-            vid = wrapped.register(VoiceChoice.from_dict(info["voices"][lang]))
-        out[spk] = vid
-    return (wrapped or synth), out
+    for info in speakers.values():
+        vid = speaker_voice_id(info, lang, voices.voice, voices.match, voices.diarize)
+        if vid and vid.startswith("match-"):
+            wrapped = wrapped or MatchedSynthesizer(synth)
+            wrapped.register(VoiceChoice.from_dict(info["voices"][lang]))
+    return wrapped or synth
 
 
 def foreign_voice_notes(synth, by_speaker: dict[str, str], lang: str) -> list[str]:
@@ -243,46 +299,3 @@ def foreign_voice_notes(synth, by_speaker: dict[str, str], lang: str) -> list[st
             notes.append(f"speaker {spk} speaks {lang} with {', '.join(foreign)}, a {v.accent} {v.gender} voice: "
                          f"expect an accent")
     return notes
-
-
-def edit_speaker(project_dir, speaker: str, label: str | None = None, voice: str | None = None,
-                 gender: str | None = None, profile: str | None = None) -> dict:
-    """Change one speaker in ``project.json`` (atomically), for the CLI or the app: its
-    ``label``; ``voice`` (a Kokoro voice name for all its lines, ``""`` back to matched);
-    ``gender`` (``"male"``/``"female"``, ``""`` back to the audio's); ``profile`` (a saved
-    profile id from the library, ``"none"`` to refuse the library's match, ``""`` automatic).
-    The next render applies it (``pipeline.rerender``). Returns the speaker's entry.
-
-    Raises:
-        DubError: unknown project, speaker, voice or gender.
-    """
-    import json
-    from pathlib import Path
-
-    from dubpreview.errors import DubError
-    from dubpreview.util.files import atomic_write_json
-
-    root = Path(project_dir)
-    try:
-        state = json.loads((root / "project.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DubError(f"{root} is not a dubpreview project") from None
-    info = (state.get("speakers") or {}).get(speaker)
-    if info is None:
-        raise DubError(f"the project has no speaker '{speaker}'; speakers: {', '.join(state.get('speakers') or {}) or 'none'}")
-    if label is not None:
-        info["label"] = label or speaker
-    if voice is not None:
-        if voice:
-            from dubpreview.tts.kokoro import default_synthesizer
-
-            default_synthesizer().style(voice, 1)  # DubError naming the voices if unknown
-        info["voice"] = voice or None
-    if gender is not None:
-        if gender not in ("", "male", "female"):
-            raise DubError(f"gender must be 'male' or 'female', not '{gender}'")
-        info["gender_override"] = gender or None
-    if profile is not None:
-        info["profile_override"] = profile or None
-    atomic_write_json(root / "project.json", state)
-    return info
