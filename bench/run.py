@@ -28,7 +28,7 @@ from dubpreview.util.memory import peak_rss_mb  # noqa: E402
 
 
 def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
-    from dubpreview.cli import DEMO_SCENES, demo_dir
+    from dubpreview.demo import DEMO_SCENES, demo_dir
     from dubpreview.pipeline import dub
     from dubpreview.settings import DubSettings
 
@@ -45,7 +45,7 @@ def child_dub(scene: str, project: str, output: str, threads: int) -> dict:
 
 
 def child_asr(scene: str, backend: str, threads: int) -> dict:
-    from dubpreview.cli import DEMO_SCENES, demo_dir
+    from dubpreview.demo import DEMO_SCENES, demo_dir
     from dubpreview.media.extract import load_audio
     from dubpreview.pipeline.analyze import transcriber_for
     from dubpreview.settings import DubSettings
@@ -92,7 +92,7 @@ def main() -> None:
         print(json.dumps(res))
         return
 
-    from dubpreview.cli import DEMO_SCENES, demo_dir
+    from dubpreview.demo import DEMO_SCENES, demo_dir
     from dubpreview.media.probe import probe
 
     raw: dict = {}

@@ -70,7 +70,7 @@ def _cpu() -> float:
 def child_scene(scene: str, method: str, threads: int) -> dict:
     """Cold separation of a demo scene as the pipeline runs it, and the VAD measure."""
     t0 = time.perf_counter()
-    from dubpreview.cli import DEMO_SCENES, demo_dir
+    from dubpreview.demo import DEMO_SCENES, demo_dir
     from dubpreview.media.probe import probe
     from dubpreview.separate import separate
     from dubpreview.separate.cache import load_scene_audio

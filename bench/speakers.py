@@ -225,7 +225,7 @@ def solo_halves(ref: list[tuple[float, float, str]], speaker: str) -> tuple[list
 
 
 def pipeline_cost() -> list[str]:
-    from dubpreview.cli import DEMO_SCENES, demo_dir
+    from dubpreview.demo import DEMO_SCENES, demo_dir
     from dubpreview.pipeline import dub
     from dubpreview.settings import DubSettings
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dubpreview.demo import DEMO_SCENES, demo_dir
 from dubpreview.errors import DubError
+from dubpreview.settings import SEPARATION_METHODS, MixSettings, default
 
 class ConsoleReporter:
     """Prints one line per stage on stderr: name, computed/cached, seconds."""
@@ -53,13 +54,15 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hf-model", default=None, help="transformers MT model: hub name or local folder")
     p.add_argument("--voice", default=None, help="Kokoro voice for every line, e.g. pf_dora (`dubpreview voices` lists them; "
                    "default: per speaker, matched to the actor or the preset of its gender)")
-    p.add_argument("--max-speed", type=float, default=1.3, help="highest speed-up of a dub line (default 1.3)")
-    p.add_argument("--accepted-speed", type=float, default=1.2,
-                   help="speed-ups up to this are used before pushing lateness (default 1.2)")
-    p.add_argument("--max-lateness", type=float, default=0.4,
-                   help="seconds a line may push the next one instead of speeding up further (default 0.4)")
-    p.add_argument("--smoothing", type=float, default=0.1,
-                   help="largest speed step between close neighbouring lines, 0 = off (default 0.1)")
+    p.add_argument("--max-speed", type=float, default=default("max_speed"),
+                   help=f"highest speed-up of a dub line (default {default('max_speed')})")
+    p.add_argument("--accepted-speed", type=float, default=default("accepted_speed"),
+                   help=f"speed-ups up to this are used before pushing lateness (default {default('accepted_speed')})")
+    p.add_argument("--max-lateness", type=float, default=default("max_lateness"),
+                   help=f"seconds a line may push the next one instead of speeding up further "
+                        f"(default {default('max_lateness')})")
+    p.add_argument("--smoothing", type=float, default=default("smoothing"),
+                   help=f"largest speed step between close neighbouring lines, 0 = off (default {default('smoothing')})")
     p.add_argument("--timing-table", action="store_true", help="print the per-line timing table after the run")
     p.add_argument("--threads", type=int, default=int(os.environ.get("DUBPREVIEW_THREADS", "2")),
                    help="CPU threads per model (default 2)")
@@ -76,15 +79,16 @@ def _add_dub_options(p: argparse.ArgumentParser) -> None:
                    help="folder of saved actor profiles (default: voices/profiles)")
     p.add_argument("--save-voices", action="store_true",
                    help="save this scene's actor profiles to the library for later scenes")
-    p.add_argument("--separation", default="auto", choices=["auto", "spleeter", "centre", "none"],
+    p.add_argument("--separation", default=default("separation"), choices=list(SEPARATION_METHODS),
                    help="dialogue removal from the original: spleeter (model), centre (5.1 centre drop / "
                         "stereo centre cut), none (duck the original); auto picks by layout (default: auto)")
-    p.add_argument("--target-lufs", type=float, default=-23.0,
-                   help="programme loudness, LUFS integrated (default -23, EBU R128); true peak <= -1 dBTP")
+    p.add_argument("--target-lufs", type=float, default=default("target_lufs"),
+                   help=f"programme loudness, LUFS integrated (default {default('target_lufs'):g}, EBU R128); "
+                        f"true peak <= {MixSettings().true_peak_db:g} dBTP")
     p.add_argument("--audio-stream", type=int, default=None, metavar="N",
                    help="the audio stream to dub, counted from 0 (default: the first that holds speech)")
-    p.add_argument("--bed-db", type=float, default=0.0,
-                   help="level of the music-and-effects bed under the dub, dB (default 0)")
+    p.add_argument("--bed-db", type=float, default=default("bed_db"),
+                   help=f"level of the music-and-effects bed under the dub, dB (default {default('bed_db'):g})")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -315,6 +315,12 @@ def flat_value(settings: DubSettings, name: str) -> Any:
     return value
 
 
+def default(name: str) -> Any:
+    """The default of the setting called ``name`` (:data:`FLAT`, or ``separation``), from the
+    model itself (the CLI's defaults and help texts read it, so they cannot diverge)."""
+    return flat_value(DubSettings(targets=["en"]), name)
+
+
 def updated(settings: DubSettings, changes: dict[str, Any], name: Callable[[str], str] = str) -> DubSettings:
     """``settings`` with ``changes`` (flat names of :data:`FLAT`, or groups) applied, validated
     as a whole. Raises DubError (one line, as :func:`from_flat`)."""

@@ -339,17 +339,22 @@ def test_speaker_voice_library_and_mix_options(server, alice_run):
     saved = sorted((folder.parent / "voices").glob("*.json"))
     assert saved, "no profile was saved in alice's library"
     assert not list(server.projects.glob("bob-*/voices/*.json"))
-    # the mix: a louder target is met by the programme; a bad value is one line
-    out = c.predict("none", -16.0, -6.0, "pt", api_name="/mix")
+    # the mix and timing: a loud target (-8 LUFS, accepted by the form) is met by the programme and
+    # survives the next render (issue 16: the schema once refused it); a bad value is one line
+    out = c.predict("none", -8.0, -6.0, 1.1, 1.25, "pt", api_name="/mix")
     settings = json.loads((folder / "project.json").read_text())["settings"]
-    assert (settings["separation"]["method"], settings["mix"]["target_lufs"], settings["mix"]["bed_db"]) == ("none", -16.0, -6.0)
+    assert (settings["separation"]["method"], settings["mix"]["target_lufs"], settings["mix"]["bed_db"]) == ("none", -8.0, -6.0)
+    assert (settings["timing"]["accepted_speed"], settings["timing"]["max_speed"]) == (1.1, 1.25)
+    c.predict("pt", api_name="/render")
     data, rate = sf.read(folder / "mix.pt.wav")
-    assert abs(pyloudnorm.Meter(rate).integrated_loudness(data) + 16.0) < 1.0
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(data) + 8.0) < 1.0
     with pytest.raises(Exception, match="3.0 (is outside -40..-5|is greater than maximum)") as err:
-        c.predict("auto", 3.0, 0.0, "pt", api_name="/mix")  # Gradio's own bound, or ours behind it
+        c.predict("auto", 3.0, 0.0, 1.2, 1.3, "pt", api_name="/mix")  # Gradio's own bound, or ours behind it
     assert "Traceback" not in str(err.value)
+    with pytest.raises(Exception, match="accepted.*max"):
+        c.predict("auto", -23.0, 0.0, 1.3, 1.1, "pt", api_name="/mix")
     with pytest.raises(Exception, match="demucs.*'spleeter'"):
-        c.predict("demucs", -23.0, 0.0, "pt", api_name="/mix")
+        c.predict("demucs", -23.0, 0.0, 1.2, 1.3, "pt", api_name="/mix")
 
 
 def test_bad_archive_and_unsafe_paths_are_refused(tmp_path):

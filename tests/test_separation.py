@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dubpreview.errors import DubError
 from dubpreview.mix.duck import MIX_RATE, MixedLine, MixSettings, dub_stem, loudness_db
@@ -204,6 +206,31 @@ def test_limiter_holds_true_peak_of_intersample_peaks():
     assert true_peak_db(x) > 0.5  # inter-sample overs: true peak above the sample peak (0 dBFS)
     y = limit(x, -1.0)
     assert true_peak_db(y) <= -0.95
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), frames=st.integers(1, 300_000), quiet=st.floats(0.001, 1.0),
+       floor_q=st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]))
+def test_peak_envelope_with_a_floor_is_exact_where_it_matters(seed, frames, quiet, floor_q):
+    """The oversampled peak envelope skips what cannot reach the floor (issue 16): above the
+    floor it equals scipy's 4x resample_poly of the whole signal, below it it stays below;
+    its maximum (the true peak) is exact."""
+    from scipy.signal import resample_poly
+
+    from dubpreview.mix.peak import peak_envelope
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((frames, 2)) * 0.2).astype(np.float32)
+    x[: frames // 2] *= np.float32(quiet)
+    x[rng.integers(0, frames, 5)] = np.float32(0.95)
+    up = np.abs(resample_poly(x, 4, 1, axis=0)).max(axis=1).reshape(-1, 4).max(axis=1)
+    reference = np.maximum(up, np.abs(x).max(axis=1))
+    floor = float(np.quantile(reference, floor_q)) if floor_q else 0.0
+    env = peak_envelope(x, chunk=1 << 16, floor=floor)
+    above = reference > floor
+    np.testing.assert_allclose(env[above], reference[above], atol=1e-6)
+    assert (env[~above] <= floor + 1e-6).all()
+    assert abs(true_peak_db(x) - 20 * np.log10(reference.max())) < 1e-4
 
 
 def test_normalise_leaves_silence_alone():

@@ -181,9 +181,11 @@ class Studio:
     @one_line
     def run(self, scene: str | None, use_demo: bool, source_language: str, targets: list[str],
             translation: str | None, separation: str = "auto", target_lufs: float = -23.0, bed_db: float = 0.0,
+            accepted_speed: float | None = None, max_speed: float | None = None,
             request: gr.Request = None, progress=gr.Progress()):
         """Create a project from the uploaded scene (or the demo scene) and dub it, with the
-        mix options (separation method, target loudness in LUFS, bed level in dB)."""
+        mix and timing options (separation method, target loudness in LUFS, bed level in dB,
+        accepted and maximum speed-up; empty speeds take the defaults)."""
         from dubpreview.demo import DEMO_SCENES, demo_dir
 
         if use_demo:
@@ -199,7 +201,7 @@ class Studio:
             threads=self.config.threads, max_bytes=self.config.max_upload_bytes,
             reporter=self._progress(progress, targets), separation=separation,
             target_lufs=-23.0 if target_lufs is None else target_lufs, bed_db=0.0 if bed_db is None else bed_db,
-            voice_library=self.library(owner))
+            accepted_speed=accepted_speed, max_speed=max_speed, voice_library=self.library(owner))
         self.sessions.set(_key(request), owner, folder)
         return self.view(folder, targets[0], result)
 
@@ -300,14 +302,14 @@ class Studio:
 
         folder = self.folder(request)
         names = speakers.speaker_choices(folder)
-        sep, lufs, bed = speakers.mix_of(folder)
+        mix_and_timing = speakers.mix_of(folder)
         return (speakers.speaker_rows(folder, language or None),
                 gr.Dropdown(choices=names, value=names[0] if names else None),
                 gr.Dropdown(choices=[(speakers.MATCHED, speakers.MATCHED)]
                             + voice_choices(default_synthesizer().voices(), language or targets_of(folder)[0]),
                             value=speakers.MATCHED),
                 gr.Dropdown(choices=speakers.library_choices(self.library(owner_of(request))), value=""),
-                sep, lufs, bed)
+                *mix_and_timing)
 
     @one_line
     def edit_speaker(self, speaker: str, label: str | None, voice: str | None, gender: str | None,
@@ -327,11 +329,13 @@ class Studio:
         return self._render(folder, language, progress)
 
     @one_line
-    def apply_mix(self, separation: str, target_lufs: float, bed_db: float, language: str | None,
-                  request: gr.Request, progress=gr.Progress()):
-        """Change the project's separation method, target loudness (LUFS) and bed level (dB); render."""
+    def apply_mix(self, separation: str, target_lufs: float, bed_db: float, accepted_speed: float | None,
+                  max_speed: float | None, language: str | None, request: gr.Request, progress=gr.Progress()):
+        """Change the project's separation method, target loudness (LUFS), bed level (dB),
+        accepted and maximum speed-up; render (a timing change synthesizes only the lines whose
+        speed it moves)."""
         folder = self.folder(request)
-        speakers.set_mix(folder, separation, target_lufs, bed_db)
+        speakers.set_mix(folder, separation, target_lufs, bed_db, accepted_speed, max_speed)
         return self._render(folder, language, progress)
 
     @one_line

@@ -1,7 +1,8 @@
 """The review studio's page (Gradio Blocks) and its wiring to :class:`~dubpreview.app.callbacks.Studio`.
 
 Left: the scene (upload or the demo scene), languages, Run, earlier projects and archives.
-Left, under Mix: the separation method, programme loudness and bed level. Centre: the
+Left, under Mix and timing: the separation method, programme loudness, bed level, accepted
+and maximum speed-up. Centre: the
 preview player with its original/dub switch, the segment table (editable in place), the
 per-line tools (play original, play dub, regenerate) and the speakers (voice picked,
 matched or loaded from the user's library; gender; name). Right: downloads and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from dubpreview.settings import BED_DB_RANGE, TARGET_LUFS_RANGE
+from dubpreview.settings import BED_DB_RANGE, SPEED_RANGE, TARGET_LUFS_RANGE, TimingSettings
 from dubpreview.separate import METHODS as SEPARATION_CHOICES
 
 from . import service, speakers
@@ -74,6 +75,9 @@ HEAD = """
 """
 
 DATATYPES = ["number", "str", "number", "number", "str", "str", "str", "number", "str", "str"]
+# the text columns take what the numbers leave, so the translation is on screen at 1280 px
+# (the browser test measures it); long text wraps inside its cell
+COLUMN_WIDTHS = ["5%", "8%", "7%", "7%", "23%", "23%", "9%", "7%", "5%", "6%"]
 
 
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
@@ -96,7 +100,7 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                                                 "first, the switch under the player the others.")
                 translation = gr.File(label="Human translation (SRT/VTT, optional, one target)",
                                       file_types=[".srt", ".vtt"])
-                with gr.Accordion("Mix", open=False):
+                with gr.Accordion("Mix and timing", open=False):
                     separation = gr.Dropdown(list(SEPARATION_CHOICES), value="auto", label="Dialogue separation",
                                              info="auto: spleeter for stereo/mono, centre channel for 5.1; "
                                                   "none: duck the whole original", elem_id="dp-separation")
@@ -105,6 +109,12 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                                             info="EBU R128 broadcast -23; streaming -14 to -16", elem_id="dp-lufs")
                     bed_db = gr.Slider(*BED_DB_RANGE, value=0.0, step=0.5, label="Music & effects bed (dB)",
                                        elem_id="dp-bed")
+                    accepted_speed = gr.Slider(*SPEED_RANGE, value=TimingSettings().accepted_speed, step=0.05,
+                                               label="Accepted speed-up (x)", elem_id="dp-accepted-speed",
+                                               info="lines are sped up this much without a flag")
+                    max_speed = gr.Slider(*SPEED_RANGE, value=TimingSettings().max_speed, step=0.05,
+                                          label="Maximum speed-up (x)", elem_id="dp-max-speed",
+                                          info="never faster; a line that still does not fit is flagged")
                     mix_btn = gr.Button("Apply to the open project and render", size="sm", elem_id="dp-mix")
                 run_btn = gr.Button("Run", variant="primary", elem_id="dp-run")
                 with gr.Accordion("Earlier projects", open=False):
@@ -125,6 +135,7 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                     render_btn = gr.Button("Render preview", variant="primary", scale=1, elem_id="dp-render")
                 table = gr.Dataframe(headers=service.COLUMNS, datatype=DATATYPES, type="array",
                                      interactive=True, static_columns=service.STATIC_COLUMNS, wrap=True,
+                                     column_widths=COLUMN_WIDTHS,
                                      label="Lines (edit translation, voice, offset ms, speed; empty speed = automatic)",
                                      elem_id="dp-table", max_height=520)
                 edit_msg = gr.Markdown("", elem_id="dp-edit-msg")
@@ -165,14 +176,16 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
         studio.publisher = downloads
 
         view = [summary, player, language, table, downloads, stage_log]
-        panel = [speaker_table, speaker, speaker_voice, speaker_profile, separation, target_lufs, bed_db]
+        panel = [speaker_table, speaker, speaker_voice, speaker_profile, separation, target_lufs, bed_db,
+                 accepted_speed, max_speed]
         private = {"api_visibility": "private", **light}
 
         def then_panel(event, name):
             return event.success(studio.speaker_panel, [language], panel, api_name=f"speakers_after_{name}", **private)
 
         then_panel(run_btn.click(studio.run, [scene, use_demo, source_language, targets, translation,
-                                              separation, target_lufs, bed_db], view, api_name="run", **heavy),
+                                              separation, target_lufs, bed_db, accepted_speed, max_speed],
+                                    view, api_name="run", **heavy),
                    "run").then(studio.projects, None, project_list, api_name="projects_after_run", **private)
         then_panel(render_btn.click(studio.render, [language], view, api_name="render", **heavy), "render")
         then_panel(regen_btn.click(studio.regenerate, [line, language], view, api_name="regenerate", **heavy),
@@ -182,7 +195,8 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                                      api_name="edit_speaker", **heavy), "edit_speaker")
         then_panel(save_voices_btn.click(studio.save_voices, [language], view, api_name="save_voices", **heavy),
                    "save_voices")
-        then_panel(mix_btn.click(studio.apply_mix, [separation, target_lufs, bed_db, language], view,
+        then_panel(mix_btn.click(studio.apply_mix, [separation, target_lufs, bed_db, accepted_speed, max_speed,
+                                                   language], view,
                                  api_name="mix", **heavy), "mix")
         table.input(studio.edit_table, [language, table], [table, edit_msg], api_name="edit_table",
                     trigger_mode="always_last", **light)

@@ -62,10 +62,12 @@ def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name
                 source_language: str | None, targets: list[str], translation_file: str | None = None,
                 threads: int = 2, max_bytes: int | None = None, reporter: Reporter | None = None,
                 separation: str = "auto", target_lufs: float = -23.0, bed_db: float = 0.0,
+                accepted_speed: float | None = None, max_speed: float | None = None,
                 voice_library: Path | None = None) -> tuple[Path, DubResult]:
     """Create a project for ``owner`` from ``source`` and dub it (every target language).
 
-    ``separation``, ``target_lufs`` (LUFS) and ``bed_db`` (dB) are the mix options (see
+    ``separation``, ``target_lufs`` (LUFS) and ``bed_db`` (dB) are the mix options,
+    ``accepted_speed`` and ``max_speed`` the timing options (None: the defaults; see
     :class:`~dubpreview.settings.DubSettings`); ``voice_library`` is the owner's folder of
     saved voice profiles. The upload and the options are checked before anything is
     created. Returns (project folder, result).
@@ -76,10 +78,13 @@ def run_project(store: ProjectStore, owner: str, source: str | os.PathLike, name
     check_upload(source, max_bytes)
     if not targets:
         raise DubError("choose at least one target language")
-    settings = from_flat({"to": list(targets), "threads": threads, "separation": separation or "auto",
-                          "from": None if source_language in (None, "", "auto") else source_language,
-                          "target_lufs": target_lufs, "bed_db": bed_db,
-                          "voice_library": str(voice_library) if voice_library else None})
+    values = {"to": list(targets), "threads": threads, "separation": separation or "auto",
+              "from": None if source_language in (None, "", "auto") else source_language,
+              "target_lufs": target_lufs, "bed_db": bed_db,
+              "voice_library": str(voice_library) if voice_library else None}
+    values.update({k: v for k, v in (("accepted_speed", accepted_speed), ("max_speed", max_speed))
+                   if v not in (None, "")})
+    settings = from_flat(values)
     info = probe(source, scan=False)
     folder = store.create(owner, Path(source), name)
     if translation_file:

@@ -107,24 +107,32 @@ def edit_speaker(folder: Path, speaker: str, label: str | None, voice: str | Non
     return state["speakers"][speaker]
 
 
-def mix_form(separation: str | None, target_lufs, bed_db) -> dict:
-    """The mix form's values as settings changes (flat names of :data:`dubpreview.settings.FLAT`):
-    an empty separation is ``auto``. Raises DubError (one line) for values that are not numbers."""
+def mix_form(separation: str | None, target_lufs, bed_db, accepted_speed=None, max_speed=None) -> dict:
+    """The mix-and-timing form's values as settings changes (flat names of
+    :data:`dubpreview.settings.FLAT`): an empty separation is ``auto``; an empty speed leaves the
+    project's speed as it is. Raises DubError (one line) for values that are not numbers."""
     try:
-        target_lufs, bed_db = float(target_lufs), float(bed_db)
+        values = {"target_lufs": float(target_lufs), "bed_db": float(bed_db)}
+        for name, value in (("accepted_speed", accepted_speed), ("max_speed", max_speed)):
+            if value not in (None, ""):
+                values[name] = float(value)
     except (TypeError, ValueError):
-        raise DubError("target loudness and bed level must be numbers (LUFS, dB)") from None
-    return {"separation": separation or "auto", "target_lufs": target_lufs, "bed_db": bed_db}
+        raise DubError("target loudness, bed level and speeds must be numbers (LUFS, dB, x)") from None
+    return {"separation": separation or "auto", **values}
 
 
-def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float) -> dict:
-    """Store the mix options of a project (checked by :func:`dubpreview.project.edits.edit_settings`
-    against the ranges of :class:`~dubpreview.settings.MixSettings`); the next render applies
-    them. Returns the new settings."""
-    return edits.edit_settings(folder, **mix_form(separation, target_lufs, bed_db))["settings"]
+def set_mix(folder: Path, separation: str, target_lufs: float, bed_db: float,
+            accepted_speed: float | None = None, max_speed: float | None = None) -> dict:
+    """Store the mix and timing options of a project (checked by
+    :func:`dubpreview.project.edits.edit_settings` against the ranges of
+    :class:`~dubpreview.settings.MixSettings` and :class:`~dubpreview.settings.TimingSettings`);
+    the next render applies them. Returns the new settings."""
+    form = mix_form(separation, target_lufs, bed_db, accepted_speed, max_speed)
+    return edits.edit_settings(folder, **form)["settings"]
 
 
-def mix_of(folder: Path) -> tuple[str, float, float]:
-    """The project's (separation, target LUFS, bed dB)."""
+def mix_of(folder: Path) -> tuple[str, float, float, float, float]:
+    """The project's (separation, target LUFS, bed dB, accepted speed, maximum speed)."""
     s = _state(folder)["settings"]
-    return s["separation"]["method"], float(s["mix"]["target_lufs"]), float(s["mix"]["bed_db"])
+    return (s["separation"]["method"], float(s["mix"]["target_lufs"]), float(s["mix"]["bed_db"]),
+            float(s["timing"]["accepted_speed"]), float(s["timing"]["max_speed"]))

@@ -25,13 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
 
 from dubpreview.mix.duck import MIX_RATE, duck_levels
-
-OVERSAMPLE = 4
-"""True-peak oversampling factor (BS.1770-4 Annex 2: 4x at 48 kHz)."""
-
+from dubpreview.mix.peak import peak_envelope, true_peak_db  # noqa: F401 (true_peak_db re-exported)
 
 @dataclass
 class ProgrammeReport:
@@ -56,46 +52,6 @@ def integrated_loudness(x: np.ndarray, rate: int = MIX_RATE) -> float:
     return loudness.integrated_loudness(x, rate)
 
 
-def _peak_envelope(x: np.ndarray, chunk: int = 1 << 18, reduce: bool = False) -> np.ndarray | float:
-    """Per input sample, the largest |value| over channels and the 4x oversampled points
-    around it (float32 ``(n,)``); computed in chunks with margins (bounded memory).
-    ``reduce``: return only its maximum (a float), without the ``(n,)`` array."""
-    a = x if x.ndim == 2 else x[:, None]
-    n = len(a)
-    out = None if reduce else np.empty(n, dtype=np.float32)
-    top = 0.0
-    margin = 64
-    for s in range(0, n, chunk):
-        lo, hi = max(0, s - margin), min(n, s + chunk + margin)
-        up = resample_poly(a[lo:hi].astype(np.float32), OVERSAMPLE, 1, axis=0)
-        up = _columns_max(_columns_max(np.abs(up)).reshape(-1, OVERSAMPLE))
-        e = min(n, s + chunk)
-        part = np.maximum(up[s - lo: e - lo], _columns_max(np.abs(a[s:e])))
-        if reduce:
-            top = max(top, float(part.max()))
-        else:
-            out[s:e] = part
-    return top if reduce else out
-
-
-def _columns_max(m: np.ndarray) -> np.ndarray:
-    """Row-wise maximum of a ``(k, c)`` array with few columns, as ``c - 1`` element-wise
-    maxima (numpy's ``max(axis=1)`` over 2-4 columns is several times slower)."""
-    out = np.array(m[:, 0], copy=True)
-    for j in range(1, m.shape[1]):
-        np.maximum(out, m[:, j], out=out)
-    return out
-
-
-def true_peak_db(x: np.ndarray) -> float:
-    """True peak (dBTP) of ``x`` (``(n,)`` or ``(n, channels)``): the maximum of the 4x
-    oversampled signal (ITU-R BS.1770-4 Annex 2); ``-inf`` for silence."""
-    if len(x) == 0:
-        return -np.inf
-    peak = _peak_envelope(np.asarray(x), reduce=True)
-    return float(20 * np.log10(peak)) if peak > 0 else -np.inf
-
-
 def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: float = 0.005,
           envelope: np.ndarray | None = None, envelope_scale: float = 1.0, inplace: bool = False) -> np.ndarray:
     """Look-ahead peak limiter: ``x`` (``(n, c)`` float) with its true peak held at
@@ -109,7 +65,7 @@ def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: f
     is scaled in place; at most two ``(n,)`` float32 arrays are made besides.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    env = _peak_envelope(x) if envelope is None else envelope
+    env = peak_envelope(x) if envelope is None else envelope
     need = np.maximum(env, 1e-12 / envelope_scale, dtype=np.float32)
     np.divide(np.float32(ceiling / envelope_scale), need, out=need)
     np.minimum(need, np.float32(1.0), out=need)
@@ -138,7 +94,7 @@ LIMIT_MARGIN = 1024
 +-``lookahead_s`` filters (2 x 240 samples at 48 kHz) and the true-peak resampler's reach
 (64), so a block's samples do not depend on where the blocks are cut."""
 PEAK_MARGIN = 64
-"""Samples of context for the 4x oversampled peak of a block (as :func:`_peak_envelope`)."""
+"""Samples of context for the 4x oversampled peak of a block (as :func:`peak_envelope`)."""
 
 
 class _Pass:
@@ -163,7 +119,7 @@ class _Pass:
             return y
         a, b = max(0, lo - LIMIT_MARGIN), min(n, hi + LIMIT_MARGIN)
         x = self.source.read(a, b)
-        env = _peak_envelope(x)
+        env = peak_envelope(x, floor=10 ** (self.ceiling_db / 20) / self.scale)
         x *= np.float32(self.scale)
         y = limit(x, self.ceiling_db, self.rate, envelope=env, envelope_scale=self.scale, inplace=True)
         y = y[lo - a: hi - a]
@@ -182,7 +138,9 @@ class _Pass:
             if self.peak:
                 a, b = max(0, lo - PEAK_MARGIN), min(n, hi + PEAK_MARGIN)
                 y = self._out(a, b)
-                top = max(top, float(_peak_envelope(y)[lo - a: hi - a].max()))
+                core = y[lo - a: hi - a]
+                top = max(top, float(np.abs(core).max()) if len(core) else 0.0)  # true peak >= sample peak
+                top = max(top, float(peak_envelope(y, floor=top)[lo - a: hi - a].max()))
                 y = y[lo - a: hi - a]
             else:
                 y = self._out(lo, hi)

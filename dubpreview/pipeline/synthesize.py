@@ -90,14 +90,23 @@ def earlier_speeds(project: Project, lang: str) -> dict[int, float]:
         return {}
 
 
-def keeps(length_s: float, natural_s: float, target_s: float, timing: TimingSettings) -> bool:
-    """Whether an earlier clip of ``length_s`` seconds may stay for a line now planned to
-    last ``target_s`` (``natural_s`` at speed 1): it fits (:func:`~dubpreview.timing.fit.clip_fits`),
-    or it is shorter than planned and no faster than the accepted speed."""
+STICKY_S = 0.1
+"""An earlier render's clip may stay though it lasts up to this much (seconds) longer than the
+new plan wants: under the ~125 ms of audio lag viewers detect (ITU-R BT.1359), and it keeps a
+timing edit from re-synthesizing the lines whose planned length it nudges (issue 16)."""
+
+
+def keeps(length_s: float, natural_s: float, target_s: float, timing: TimingSettings, slack_s: float = 0.0) -> bool:
+    """Whether a clip of ``length_s`` seconds may stay for a line now planned to last
+    ``target_s`` (``natural_s`` at speed 1): it fits (:func:`~dubpreview.timing.fit.clip_fits`),
+    or it is at most ``tolerance_s + slack_s`` longer than planned (``slack_s``:
+    :data:`STICKY_S` for an earlier render's clip, 0 for a new one) and no faster than the
+    accepted speed or the planned rate, whichever is higher."""
     if clip_fits(length_s, natural_s, target_s, timing):
         return True
-    return (length_s <= target_s + timing.tolerance_s
-            and natural_s / max(length_s, 1e-9) <= timing.accepted_speed * (1 + RATE_TOLERANCE))
+    rate, planned = natural_s / max(length_s, 1e-9), natural_s / max(target_s, 1e-9)
+    return (length_s <= target_s + timing.tolerance_s + slack_s
+            and rate <= max(timing.accepted_speed, planned) * (1 + RATE_TOLERANCE))
 
 
 def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
@@ -147,7 +156,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
         if hit is None and before.get(seg.id) not in (None, first[i]):
             old = clips.cached(text, lang, voice, before[seg.id])
             if old is not None and keeps(len(old[0]) / rate_hz, naturals[i], naturals[i] / planned.placements[i].speed,
-                                         timing):
+                                         timing, STICKY_S):
                 return before[seg.id], old
         return first[i], hit or clips.at(text, lang, voice, first[i])
 
@@ -179,7 +188,8 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
             natural, target = naturals[i], naturals[i] / planned.placements[i].speed
             tried = {first[i]: made[i]}
             lengths = {first[i]: len(made[i][0]) / rate_hz}
-            if natural <= 0 or target <= 0 or keeps(lengths[first[i]], natural, target, timing):
+            slack = STICKY_S if first[i] == before.get(active[i].id) else 0.0  # the last render's clip
+            if natural <= 0 or target <= 0 or keeps(lengths[first[i]], natural, target, timing, slack):
                 return made[i], lengths[first[i]], first[i]
             again = synthesis_speed(models[i].seconds, natural, target, timing)  # at most once more
             if again not in tried:
