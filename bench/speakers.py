@@ -267,7 +267,7 @@ def main() -> None:
     out = []
     if not args.skip_der:
         out += ["## Diarization", *der_table(), ""]
-    asr = transcriber_for(DubSettings(targets=[]))
+    asr = transcriber_for(DubSettings(targets=["en"]))
     voicer = Voicer()
     head = ["| case | actor | audio says | matched voice | GE2E default | GE2E matched | MFCC default | MFCC matched | "
             "F0 gap st default / matched | CER % default / matched | profile s (measure + choose) |",

@@ -119,7 +119,7 @@ def cer_table(n: int, languages: list[str], results: list[dict] | None = None) -
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.voices.world import f0_stats
 
-    synth, asr = default_synthesizer(), transcriber_for(DubSettings(targets=[]))
+    synth, asr = default_synthesizer(), transcriber_for(DubSettings(targets=["en"]))
     texts = sentences(n)
     rows = ["| language | voice | own language | gender | CER % | median F0 Hz |", "|---|---|---|---|---:|---:|"]
     print("\n".join(rows), flush=True)

@@ -157,7 +157,7 @@ def match_tables() -> list[str]:
     from dubpreview.tts.kokoro import default_synthesizer
     from dubpreview.voices.synth import MatchedSynthesizer
 
-    asr = transcriber_for(DubSettings(targets=[]))
+    asr = transcriber_for(DubSettings(targets=["en"]))
     synth = MatchedSynthesizer(default_synthesizer())
     rows = ["| scene | actor | audio says | chosen voice | its gender | GE2E lang default / gender default / chosen | "
             "MFCC same three | F0 gap st same three | F0 range ratio chosen | CER % same three | chosen >= gender default | "

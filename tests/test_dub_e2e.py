@@ -20,6 +20,7 @@ import pytest
 
 from dubpreview.integrity import flags
 from dubpreview.pipeline import dub
+from dubpreview.project.schema import SCHEMA_VERSION
 from dubpreview.settings import DubSettings
 from dubpreview.records import Segment
 
@@ -76,7 +77,7 @@ def test_project_folder_and_timing_report(run):
     _, _, _, result = run
     root = result.project
     state = json.loads((root / "project.json").read_text())
-    assert state["schema_version"] == 1 and state["source_language"] == "en"
+    assert state["schema_version"] == SCHEMA_VERSION and state["source_language"] == "en"
     segs = state["segments"]
     # a line the guards hold (flagged, e.g. words the source never said) is shown, not spoken
     spoken = [s for s in segs if s["translation"].get("pt") and not s.get("muted")
@@ -169,3 +170,24 @@ def test_rerun_reuses_cache_and_an_edit_resynthesizes_one_line(run):
     assert 1 <= synth["computed"] <= 2 + 2 * moved, (synth, moved)
     assert edited.segments[1].translation["pt"] == "Isto é uma frase nova."
     assert edited.segments[1].edited == ["pt"]
+
+
+def test_a_timing_edit_renders_without_analysis_or_synthesis(run):
+    """Issue 16: a line's offset changed through the edits module, then the project rendered
+    from its state: no stage of the analysis runs, no clip is synthesized, and the line is
+    planned where the offset puts it."""
+    from dubpreview.pipeline import render_project
+    from dubpreview.project import edits
+
+    _, _, _, first = run
+    lines = json.loads((first.project / "timing.json").read_text())["languages"]["pt"]["lines"]
+    moved = lines[len(lines) // 2]
+    state = edits.edit_line(first.project, moved["segment_id"], offset_ms=250)
+    assert next(s for s in state["segments"] if s["id"] == moved["segment_id"])["offset_ms"] == 250
+    result = render_project(first.project)
+    stages = [e["stage"] for e in result.stage_log]
+    assert not [s for s in stages if s.startswith(("probe", "transcribe", "diarize", "translate"))], stages
+    synth = next(e for e in result.stage_log if e["stage"].startswith("synthesize pt"))
+    assert synth["computed"] == 0, synth
+    after = {ln["segment_id"]: ln for ln in result.timing["pt"]["lines"]}[moved["segment_id"]]
+    assert after["desired_start"] == pytest.approx(moved["desired_start"] + 0.25, abs=0.01)

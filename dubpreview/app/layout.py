@@ -4,9 +4,9 @@ Left: the scene (upload or the demo scene), languages, Run, earlier projects and
 Left, under Mix and timing: the separation method, programme loudness, bed level, accepted
 and maximum speed-up. Centre: the
 preview player with its original/dub switch, the segment table (editable in place), the
-per-line tools (play original, play dub, regenerate) and the speakers (voice picked,
-matched or loaded from the user's library; gender; name). Right: downloads and
-the stage log of the last run.
+per-line tools (play original, play dub, regenerate), the speakers (voice picked,
+matched or loaded from the user's library; gender; name), the downloads, the project
+archive and the stage log of the last run.
 
 Every operation is a named API endpoint (``api_name``), so a script can drive a review with
 ``gradio_client``: ``/run``, ``/edit_table``, ``/edit_line``, ``/render``, ``/regenerate``,
@@ -77,7 +77,7 @@ HEAD = """
 DATATYPES = ["number", "str", "number", "number", "str", "str", "str", "number", "str", "str"]
 # the text columns take what the numbers leave, so the translation is on screen at 1280 px
 # (the browser test measures it); long text wraps inside its cell
-COLUMN_WIDTHS = ["5%", "8%", "7%", "7%", "23%", "23%", "9%", "7%", "5%", "6%"]
+COLUMN_WIDTHS = ["5%", "6%", "6%", "6%", "20%", "23%", "10%", "7%", "7%", "10%"]
 
 
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
@@ -166,13 +166,14 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
                 with gr.Row():
                     orig_audio = gr.Audio(label="Original line", type="filepath", autoplay=True, interactive=False)
                     dub_audio = gr.Audio(label="Dubbed line", type="filepath", autoplay=True, interactive=False)
-            with gr.Column(scale=1, min_width=240):
-                downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
-                                    elem_id="dp-downloads")
-                archive_btn = gr.Button("Project archive (.zip)", size="sm")
-                archive_out = gr.File(label="Project archive", interactive=False)
-                with gr.Accordion("Stages of the last run", open=False):
-                    stage_log = gr.Markdown("", elem_id="dp-stages")
+                with gr.Row():  # under the table, at its width: the files' names are read whole
+                    downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                                        elem_id="dp-downloads", scale=2)
+                    with gr.Column(scale=1, min_width=220):
+                        archive_btn = gr.Button("Project archive (.zip)", size="sm")
+                        archive_out = gr.File(label="Project archive", interactive=False)
+                        with gr.Accordion("Stages of the last run", open=False):
+                            stage_log = gr.Markdown("", elem_id="dp-stages")
         studio.publisher = downloads
 
         view = [summary, player, language, table, downloads, stage_log]

@@ -11,6 +11,8 @@ no translation, and no synthesis of a line whose text, voice and speed did not c
 
 from __future__ import annotations
 
+from functools import partial
+
 import os
 from pathlib import Path
 
@@ -141,7 +143,7 @@ def render(run: SceneRun, settings: DubSettings, segments: list[Segment], langua
     duration = original.frames / MIX_RATE
     for i, lang in enumerate(settings.targets if segments else []):
         report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
-                                           translator=nbest_translator(settings, language, lang))
+                                           translator=partial(nbest_translator, settings, language, lang))
         timing[lang] = report.to_dict()
         with stages.stage(f"mix {lang}"):
             outputs.update(_mix(run, settings, lang, lines, report, sep, readers))

@@ -31,21 +31,28 @@ def shorten_lines(segments: list[Segment], naturals: list[float], report: Timing
                   translator, synth, timing: TimingSettings, n: int = 4) -> list[int]:
     """Length-aware translation: where a line does not fit its window at the accepted speed
     and the translator gives n-best candidates (``translate_nbest``), take the best-scoring one that
-    fits (:func:`dubpreview.timing.length.choose`). Lines the user edited are left alone.
+    fits (:func:`dubpreview.timing.length.choose`). Lines the user edited, and lines whose
+    candidates an earlier render already weighed (``alternatives``), are left alone.
+    ``translator`` may also be a function of no arguments that makes it: it is called only
+    when a line needs candidates (a render after an edit seldom does, and builds no model).
 
     Updates the segments in place (``translation``, ``alternatives``, ``shortened``) and
     returns the indices of the lines that changed.
     """
     from dubpreview.timing.length import choose, rank
 
-    nbest = getattr(translator, "translate_nbest", None)
-
     def rushed(i: int) -> bool:  # does not fit its window even at the accepted speed
         p = report.placements[i]
         return naturals[i] / timing.accepted_speed > p.slot - (p.start - segments[i].start) + timing.tolerance_s
 
-    todo = [i for i, seg in enumerate(segments) if rushed(i) and lang not in seg.edited and seg.speed is None]
-    if nbest is None or not todo:
+    todo = [i for i, seg in enumerate(segments)
+            if rushed(i) and lang not in seg.edited and seg.speed is None and lang not in seg.alternatives]
+    if not todo or translator is None:
+        return []
+    if callable(translator) and not hasattr(translator, "translate_nbest"):
+        translator = translator()
+    nbest = getattr(translator, "translate_nbest", None)
+    if nbest is None:
         return []
     candidates = nbest([segments[i].text for i in todo], n)
     changed = []
@@ -81,7 +88,10 @@ def nbest_translator(settings: DubSettings, source: str, target: str):
 
 def earlier_speeds(project: Project, lang: str) -> dict[int, float]:
     """The TTS speed each line of ``lang`` was synthesized at by the last render
-    (``timing.json``), by line id; empty when there was none."""
+    (``timing.json``), by line id; empty when there was none, or when the project's state does
+    not know it (a ``project.json`` made again from scratch: that ``timing.json`` is stale)."""
+    if lang not in (project.state.get("timing") or {}):
+        return {}
     try:
         report = json.loads((project.root / "timing.json").read_text(encoding="utf-8"))["languages"][lang]
         return {int(ln["segment_id"]): float(ln["synthesis_speed"]) for ln in report["lines"]
