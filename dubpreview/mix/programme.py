@@ -109,6 +109,7 @@ class _Pass:
         self.peak = peak
         self.lufs = -np.inf
         self.true_peak_db = -np.inf
+        self.limited = False
 
     def _out(self, lo: int, hi: int) -> np.ndarray:
         """Output samples ``[lo, hi)`` (inside the source), float32 ``(hi - lo, channels)``."""
@@ -119,7 +120,9 @@ class _Pass:
             return y
         a, b = max(0, lo - LIMIT_MARGIN), min(n, hi + LIMIT_MARGIN)
         x = self.source.read(a, b)
-        env = peak_envelope(x, floor=10 ** (self.ceiling_db / 20) / self.scale)
+        floor = 10 ** (self.ceiling_db / 20) / self.scale
+        env = peak_envelope(x, floor=floor)
+        self.limited = self.limited or bool(len(env)) and float(env.max()) > floor
         x *= np.float32(self.scale)
         y = limit(x, self.ceiling_db, self.rate, envelope=env, envelope_scale=self.scale, inplace=True)
         y = y[lo - a: hi - a]
@@ -168,11 +171,21 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
     and the gain corrected (at most 4 rounds) until within 0.1 LU. Without limiting the gain
     alone meets the target (integrated loudness scales with the gain; only the -70 LUFS
     absolute gate could move a block), so it is not re-measured.
-    ``previous_gain_db``: the gain of the last render; kept when it meets the target within
-    :data:`GAIN_LOCK_LU` and the limiter (a local operation) holds the ceiling without the
-    final global trim. Silence or audio under 0.4 s is passed through unchanged.
+    ``previous_gain_db``: the gain of the last render, tried first in one pass that applies
+    it with the limiter (a local operation; it acts only where a peak would pass the ceiling)
+    and measures the output: kept when that meets the target within :data:`GAIN_LOCK_LU` and
+    holds the ceiling without the final global trim, so a re-render after an edit reads its
+    programme once (issue 16), else the passes above follow. Silence or audio under 0.4 s is
+    passed through unchanged.
     Returns the report of what was done.
     """
+    limit_at = ceiling_db - 0.05
+    if previous_gain_db is not None:
+        g = float(previous_gain_db)
+        p = _Pass(source, rate, 10 ** (g / 20), limit_at)
+        sink(iter(p))
+        if np.isfinite(p.lufs) and abs(p.lufs - target_lufs) <= GAIN_LOCK_LU and p.true_peak_db <= ceiling_db:
+            return ProgrammeReport(round(g, 3), float(p.lufs), float(p.true_peak_db), p.limited)
     first = _Pass(source, rate, 1.0)
     for _ in first:
         pass
@@ -180,17 +193,6 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
     if not np.isfinite(lufs):
         sink(iter(_Pass(source, rate, 1.0, peak=False)))
         return ProgrammeReport(0.0, lufs, float(tp_x), False)
-    limit_at = ceiling_db - 0.05
-    if previous_gain_db is not None and abs(lufs + previous_gain_db - target_lufs) <= GAIN_LOCK_LU:
-        g = float(previous_gain_db)
-        scale = 10 ** (g / 20)
-        if tp_x + g <= ceiling_db:
-            sink(iter(_Pass(source, rate, scale, peak=False)))
-            return ProgrammeReport(round(g, 3), float(lufs + g), float(tp_x + g), False)
-        p = _Pass(source, rate, scale, limit_at)
-        sink(iter(p))
-        if p.true_peak_db <= ceiling_db and abs(p.lufs - target_lufs) <= GAIN_LOCK_LU:
-            return ProgrammeReport(round(g, 3), float(p.lufs), float(p.true_peak_db), True)
     total = 0.0
     limited = False
     p = None

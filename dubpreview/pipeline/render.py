@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import json
 import os
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def _me_stem(bed, sep, root: Path, state: dict) -> Path:
     return path
 
 
+def _mix_key(lines, report, settings: DubSettings, sep, state: dict) -> str:
+    """sha256 of everything a language's mix is made of: each line's clip (content-named,
+    :mod:`dubpreview.pipeline.clips`), start and source span, the mix settings, the separation
+    and the bed it made. A render whose key did not change keeps the mix and the dub stem."""
+    import hashlib
+
+    made = {"lines": [[round(ln.start, 5), clip, round(ln.ref_start, 5), round(ln.ref_end, 5)]
+                      for ln, clip in zip(lines, report.clips or [])],
+            "mix": settings.mix.model_dump(mode="json"), "separation": [sep.method, bool(sep.separated)],
+            "bed": (state.get("separation") or {}).get("me_from"),
+            "source": (state.get("source") or {}).get("sha256")}
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()
+
+
 def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep, readers) -> dict[str, Path]:
     """Mix ``lang``'s lines over the bed into ``mix.LANG.wav`` at the programme loudness,
     and write the dub stem as heard in it (``dub.LANG.wav``). Returns both paths."""
@@ -95,21 +110,24 @@ def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep, re
     from dubpreview.mix.programme import MixSource, duck_depths, normalise_stream
 
     project, mix, root = run.project, settings.mix, run.project.root
+    last = project.state.get("loudness", {}).get(lang, {})
+    key = _mix_key(lines, report, settings, sep, project.state)
+    mix_path, stem_path = root / f"mix.{lang}.wav", root / f"dub.{lang}.wav"
+    if last.get("mix_key") == key and mix_path.exists() and stem_path.exists():
+        return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": stem_path}  # nothing it is made of changed
     original, bed, reference = readers
     stem = DubStem(lines, reference, original.frames, mix)  # each line matched on the dialogue stem
-    last = project.state.get("loudness", {}).get(lang, {})
     same = (last.get("target_lufs") == mix.target_lufs and last.get("bed_db") == mix.bed_db
             and last.get("separation") == sep.method)
     spans = [(p.start, p.end) for p in report.placements]
     source = MixSource(bed, stem, spans, duck_depths(spans, mix, sep.separated, sep.bed_speech), mix.ramp_s, mix.bed_db)
-    mix_path = root / f"mix.{lang}.wav"
     loud = normalise_stream(source, lambda blocks: write_wav(mix_path, blocks, MIX_RATE, 2),
                             mix.target_lufs, mix.true_peak_db, previous_gain_db=last.get("gain_db") if same else None)
     project.state.setdefault("loudness", {})[lang] = {
         "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
         "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix.target_lufs,
-        "bed_db": mix.bed_db, "separation": sep.method}
-    dub_stem = _export_wav(stem, root / f"dub.{lang}.wav", 10 ** (loud.gain_db / 20))
+        "bed_db": mix.bed_db, "separation": sep.method, "mix_key": key}
+    dub_stem = _export_wav(stem, stem_path, 10 ** (loud.gain_db / 20))
     return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": dub_stem}
 
 

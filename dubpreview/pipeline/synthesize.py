@@ -100,18 +100,14 @@ def earlier_speeds(project: Project, lang: str) -> dict[int, float]:
         return {}
 
 
-STICKY_S = 0.1
-"""An earlier render's clip may stay though it lasts up to this much (seconds) longer than the
-new plan wants: under the ~125 ms of audio lag viewers detect (ITU-R BT.1359), and it keeps a
-timing edit from re-synthesizing the lines whose planned length it nudges (issue 16)."""
-
-
 def keeps(length_s: float, natural_s: float, target_s: float, timing: TimingSettings, slack_s: float = 0.0) -> bool:
     """Whether a clip of ``length_s`` seconds may stay for a line now planned to last
     ``target_s`` (``natural_s`` at speed 1): it fits (:func:`~dubpreview.timing.fit.clip_fits`),
-    or it is at most ``tolerance_s + slack_s`` longer than planned (``slack_s``:
-    :data:`STICKY_S` for an earlier render's clip, 0 for a new one) and no faster than the
-    accepted speed or the planned rate, whichever is higher."""
+    or it is at most ``tolerance_s + slack_s`` longer than planned and no faster than the
+    accepted speed or the planned rate, whichever is higher. ``slack_s`` is 0 for a new clip;
+    for the clip an earlier render used it is ``max_lateness_s``, the push the planner itself
+    accepts before speeding a line up further (:mod:`dubpreview.timing.fit`): an edit that
+    nudges a line's slot moves the clips, it does not re-synthesize them (issue 16)."""
     if clip_fits(length_s, natural_s, target_s, timing):
         return True
     rate, planned = natural_s / max(length_s, 1e-9), natural_s / max(target_s, 1e-9)
@@ -166,7 +162,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
         if hit is None and before.get(seg.id) not in (None, first[i]):
             old = clips.cached(text, lang, voice, before[seg.id])
             if old is not None and keeps(len(old[0]) / rate_hz, naturals[i], naturals[i] / planned.placements[i].speed,
-                                         timing, STICKY_S):
+                                         timing, timing.max_lateness_s):
                 return before[seg.id], old
         return first[i], hit or clips.at(text, lang, voice, first[i])
 
@@ -198,7 +194,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
             natural, target = naturals[i], naturals[i] / planned.placements[i].speed
             tried = {first[i]: made[i]}
             lengths = {first[i]: len(made[i][0]) / rate_hz}
-            slack = STICKY_S if first[i] == before.get(active[i].id) else 0.0  # the last render's clip
+            slack = timing.max_lateness_s if first[i] == before.get(active[i].id) else 0.0  # the last render's clip
             if natural <= 0 or target <= 0 or keeps(lengths[first[i]], natural, target, timing, slack):
                 return made[i], lengths[first[i]], first[i]
             again = synthesis_speed(models[i].seconds, natural, target, timing)  # at most once more
