@@ -82,6 +82,10 @@ def limit(x: np.ndarray, ceiling_db: float, rate: int = MIX_RATE, lookahead_s: f
     return np.multiply(x, gain[:, None], dtype=np.float32)
 
 
+ROUNDS = 8
+"""Gain corrections at most when the limiter acts: each round's loudness rises by less than its
+gain once the limiter holds the peaks, so a loud target (-8 LUFS at -1 dBTP) takes several."""
+
 GAIN_LOCK_LU = 0.1
 """A re-render keeps the previous render's programme gain while that gain still meets the
 target within this many LU: an edit then changes the programme only where it changed the
@@ -168,7 +172,7 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
     A first pass measures loudness and true peak; then the gain alone, or the gain and the
     limiter (:func:`limit`, each block computed with :data:`LIMIT_MARGIN` samples of context,
     so the result does not depend on where the blocks are cut) with the loudness re-measured
-    and the gain corrected (at most 4 rounds) until within 0.1 LU. Without limiting the gain
+    and the gain corrected (at most :data:`ROUNDS` rounds) until within 0.1 LU. Without limiting the gain
     alone meets the target (integrated loudness scales with the gain; only the -70 LUFS
     absolute gate could move a block), so it is not re-measured.
     ``previous_gain_db``: the gain of the last render, tried first in one pass that applies
@@ -196,7 +200,7 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
     total = 0.0
     limited = False
     p = None
-    for _ in range(4):
+    for _ in range(ROUNDS):
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
         if tp_x + total <= ceiling_db and not limited:  # a plain gain: the only round
