@@ -191,3 +191,32 @@ def test_a_timing_edit_renders_without_analysis_or_synthesis(run):
     assert synth["computed"] == 0, synth
     after = {ln["segment_id"]: ln for ln in result.timing["pt"]["lines"]}[moved["segment_id"]]
     assert after["desired_start"] == pytest.approx(moved["desired_start"] + 0.25, abs=0.01)
+
+
+def test_an_edit_remixes_only_around_the_line_and_matches_a_whole_mix(run):
+    """After an edit the programme is re-mixed only around the moved line at the kept gain
+    (dubpreview/mix/splice.py): the files are byte for byte those of a whole mix of the
+    same state, and the loudness report still meets the target."""
+    import hashlib
+
+    from dubpreview.pipeline import render_project
+    from dubpreview.project import edits
+
+    _, _, _, first = run
+    lines = json.loads((first.project / "timing.json").read_text())["languages"]["pt"]["lines"]
+    edits.edit_line(first.project, lines[-1]["segment_id"], offset_ms=-150)
+    result = render_project(first.project)
+    mix = next(e for e in result.stage_log if e["stage"] == "mix pt")
+    assert mix["mix"] == "spliced", mix
+
+    def digest(name):
+        return hashlib.sha256((first.project / name).read_bytes()).hexdigest()
+
+    spliced = (digest("mix.pt.wav"), digest("dub.pt.wav"))
+    state = json.loads((first.project / "project.json").read_text())
+    assert abs(state["loudness"]["pt"]["integrated_lufs"] - state["settings"]["mix"]["target_lufs"]) <= 0.15
+    state["loudness"]["pt"].pop("mix_lines")  # the next render cannot splice: it mixes the whole scene
+    (first.project / "project.json").write_text(json.dumps(state))
+    whole = render_project(first.project)
+    assert next(e for e in whole.stage_log if e["stage"] == "mix pt")["mix"] == "whole"
+    assert (digest("mix.pt.wav"), digest("dub.pt.wav")) == spliced

@@ -89,46 +89,61 @@ def _me_stem(bed, sep, root: Path, state: dict) -> Path:
     return path
 
 
-def _mix_key(lines, report, settings: DubSettings, sep, state: dict) -> str:
-    """sha256 of everything a language's mix is made of: each line's clip (content-named,
-    :mod:`dubpreview.pipeline.clips`), start and source span, the mix settings, the separation
-    and the bed it made. A render whose key did not change keeps the mix and the dub stem."""
+def _mix_made(lines, report, settings: DubSettings, sep, state: dict) -> tuple[list[list], str]:
+    """What a language's mix is made of: each line as ``[start_s, end_s, clip, ref_start_s,
+    ref_end_s]`` (clips are content-named, :mod:`dubpreview.pipeline.clips`), and the sha256
+    of the rest (the mix settings, the separation, the bed it made, the source)."""
     import hashlib
 
-    made = {"lines": [[round(ln.start, 5), clip, round(ln.ref_start, 5), round(ln.ref_end, 5)]
-                      for ln, clip in zip(lines, report.clips or [])],
-            "mix": settings.mix.model_dump(mode="json"), "separation": [sep.method, bool(sep.separated)],
+    made = [[round(ln.start, 5), round(ln.start + len(ln.samples) / ln.rate, 5), clip,
+             round(ln.ref_start, 5), round(ln.ref_end, 5)] for ln, clip in zip(lines, report.clips or [])]
+    rest = {"mix": settings.mix.model_dump(mode="json"), "separation": [sep.method, bool(sep.separated)],
             "bed": (state.get("separation") or {}).get("me_from"),
             "source": (state.get("source") or {}).get("sha256")}
-    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()
+    return made, hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
-def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep, readers) -> dict[str, Path]:
+def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
+         readers) -> tuple[dict[str, Path], str]:
     """Mix ``lang``'s lines over the bed into ``mix.LANG.wav`` at the programme loudness,
-    and write the dub stem as heard in it (``dub.LANG.wav``). Returns both paths."""
+    and write the dub stem as heard in it (``dub.LANG.wav``). Returns both paths and how:
+    ``kept``, ``spliced`` or ``whole``.
+
+    A render that changed none of the mix's inputs keeps both files; one that changed some
+    lines only re-mixes around them at the last render's gain (:mod:`dubpreview.mix.splice`)
+    while the result still meets the loudness target; else the whole programme is mixed."""
     from dubpreview.media.wav import write_wav
     from dubpreview.mix.programme import MixSource, duck_depths, normalise_stream
+    from dubpreview.mix.splice import changed_regions, splice_programme
 
     project, mix, root = run.project, settings.mix, run.project.root
     last = project.state.get("loudness", {}).get(lang, {})
-    key = _mix_key(lines, report, settings, sep, project.state)
+    made, rest = _mix_made(lines, report, settings, sep, project.state)
     mix_path, stem_path = root / f"mix.{lang}.wav", root / f"dub.{lang}.wav"
-    if last.get("mix_key") == key and mix_path.exists() and stem_path.exists():
-        return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": stem_path}  # nothing it is made of changed
+    kept = last.get("mix_rest") == rest and mix_path.exists() and stem_path.exists() and "gain_db" in last
+    if kept and last.get("mix_lines") == made:
+        return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": stem_path}, "kept"  # nothing it is made of changed
     original, bed, reference = readers
     stem = DubStem(lines, reference, original.frames, mix)  # each line matched on the dialogue stem
-    same = (last.get("target_lufs") == mix.target_lufs and last.get("bed_db") == mix.bed_db
-            and last.get("separation") == sep.method)
     spans = [(p.start, p.end) for p in report.placements]
     source = MixSource(bed, stem, spans, duck_depths(spans, mix, sep.separated, sep.bed_speech), mix.ramp_s, mix.bed_db)
-    loud = normalise_stream(source, lambda blocks: write_wav(mix_path, blocks, MIX_RATE, 2),
-                            mix.target_lufs, mix.true_peak_db, previous_gain_db=last.get("gain_db") if same else None)
+    loud, how = None, "spliced"
+    if kept and last.get("mix_lines") is not None:
+        regions = changed_regions(last["mix_lines"], made, original.frames, mix.ramp_s + 0.05)
+        loud = splice_programme(source, stem, mix_path, stem_path, regions, float(last["gain_db"]),
+                                mix.target_lufs, mix.true_peak_db, bool(last.get("limited")))
+    if loud is None:
+        how = "whole"
+        same = (last.get("target_lufs") == mix.target_lufs and last.get("bed_db") == mix.bed_db
+                and last.get("separation") == sep.method)
+        loud = normalise_stream(source, lambda blocks: write_wav(mix_path, blocks, MIX_RATE, 2), mix.target_lufs,
+                                mix.true_peak_db, previous_gain_db=last.get("gain_db") if same else None)
+        _export_wav(stem, stem_path, 10 ** (loud.gain_db / 20))
     project.state.setdefault("loudness", {})[lang] = {
         "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
         "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix.target_lufs,
-        "bed_db": mix.bed_db, "separation": sep.method, "mix_key": key}
-    dub_stem = _export_wav(stem, stem_path, 10 ** (loud.gain_db / 20))
-    return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": dub_stem}
+        "bed_db": mix.bed_db, "separation": sep.method, "mix_rest": rest, "mix_lines": made}
+    return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": stem_path}, how
 
 
 def render(run: SceneRun, settings: DubSettings, segments: list[Segment], language: str,
@@ -163,8 +178,10 @@ def render(run: SceneRun, settings: DubSettings, segments: list[Segment], langua
         report, lines = synthesize_and_fit(project, segments, lang, duration, settings, stages,
                                            translator=partial(nbest_translator, settings, language, lang))
         timing[lang] = report.to_dict()
-        with stages.stage(f"mix {lang}"):
-            outputs.update(_mix(run, settings, lang, lines, report, sep, readers))
+        with stages.stage(f"mix {lang}") as st:
+            paths, how = _mix(run, settings, lang, lines, report, sep, readers)
+            outputs.update(paths)
+            st["extra"] = {"mix": how}
         del lines
         audio_tracks.append(AudioTrack(outputs[f"mix_{lang}"], lang, f"Dub ({languages.name(lang)})", i == 0,
                                        encode_cache=str(root / "cache" / "aac" / f"mix.{lang}")))
