@@ -86,10 +86,14 @@ ROUNDS = 8
 """Gain corrections at most when the limiter acts: each round's loudness rises by less than its
 gain once the limiter holds the peaks, so a loud target (-8 LUFS at -1 dBTP) takes several."""
 
-GAIN_LOCK_LU = 0.1
+GAIN_LOCK_LU = 0.5
 """A re-render keeps the previous render's programme gain while that gain still meets the
-target within this many LU: an edit then changes the programme only where it changed the
-mix, so the preview's AAC track is re-encoded only there (:mod:`dubpreview.media.aac`)."""
+target within this many LU: EBU R 128's tolerance around the target level for programmes
+where exact normalisation is not practicable (±0.5 LU). An edit then changes the programme
+only where it changed the mix (:mod:`dubpreview.mix.splice`), so the preview's AAC track is
+re-encoded only there (:mod:`dubpreview.media.aac`), and a reviewer comparing two renders
+hears every unchanged line at the same level. A first render, or one after a change of the
+loudness settings, meets the target within 0.1 LU."""
 
 BLOCK = 1 << 20
 """Samples per block of the streamed programme (21.8 s at 48 kHz)."""

@@ -85,17 +85,18 @@ def _measure(path: Path, rate: int) -> tuple[float, float]:
 
 def splice_programme(source, stem, mix_path: Path, stem_path: Path, regions: list[tuple[int, int]],
                      gain_db: float, target_lufs: float, ceiling_db: float, limited: bool,
-                     rate: int = MIX_RATE) -> ProgrammeReport | None:
+                     rate: int = MIX_RATE) -> tuple[ProgrammeReport | None, str]:
     """The programme of ``source`` (:class:`~dubpreview.mix.programme.MixSource`) at the kept
     ``gain_db``, written over ``mix_path`` (the last render's programme) in ``regions`` only,
     and the dub ``stem`` (a reader, times the same gain) over ``stem_path`` alike; both files
     replaced atomically, and only when the result meets ``target_lufs`` within
     :data:`~dubpreview.mix.programme.GAIN_LOCK_LU` with its true peak at most ``ceiling_db``.
-    Returns the report, or None (nothing written) when it does not, or when the regions
-    cover more than :data:`MAX_SHARE` of the programme: mix it whole then."""
+    Returns the report and ``"spliced"``, or None (nothing written) and why not: the result
+    would miss the target or the ceiling, or the regions cover more than :data:`MAX_SHARE`
+    of the programme: mix it whole then."""
     n = source.frames
     if not regions or sum(hi - lo for lo, hi in regions) > MAX_SHARE * n:
-        return None
+        return None, f"changed {sum(hi - lo for lo, hi in regions) / max(n, 1):.0%} of the programme"
     scale = 10 ** (gain_db / 20)
     p = _Pass(source, rate, scale, ceiling_db - 0.05)
     mixed = [p._out(lo, hi) for lo, hi in regions]
@@ -106,10 +107,10 @@ def splice_programme(source, stem, mix_path: Path, stem_path: Path, regions: lis
             _overwrite(tmp_mix, regions, mixed)
             lufs, tp = _measure(tmp_mix, rate)
             if not (np.isfinite(lufs) and abs(lufs - target_lufs) <= GAIN_LOCK_LU and tp <= ceiling_db):
-                raise _Unlocked
+                raise _Unlocked(f"at the kept gain {lufs:.2f} LUFS, {tp:.2f} dBTP")
             with atomic_path(stem_path) as tmp_stem:
                 shutil.copyfile(stem_path, tmp_stem)
                 _overwrite(tmp_stem, regions, dub)
-    except _Unlocked:
-        return None
-    return ProgrammeReport(round(gain_db, 3), float(lufs), float(tp), limited or p.limited)
+    except _Unlocked as why:
+        return None, str(why)
+    return ProgrammeReport(round(gain_db, 3), float(lufs), float(tp), limited or p.limited), "spliced"

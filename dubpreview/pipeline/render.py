@@ -107,7 +107,7 @@ def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
          readers) -> tuple[dict[str, Path], str]:
     """Mix ``lang``'s lines over the bed into ``mix.LANG.wav`` at the programme loudness,
     and write the dub stem as heard in it (``dub.LANG.wav``). Returns both paths and how:
-    ``kept``, ``spliced`` or ``whole``.
+    ``kept``, ``spliced`` or ``whole`` (with why a splice was not kept, when one was tried).
 
     A render that changed none of the mix's inputs keeps both files; one that changed some
     lines only re-mixes around them at the last render's gain (:mod:`dubpreview.mix.splice`)
@@ -127,13 +127,13 @@ def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
     stem = DubStem(lines, reference, original.frames, mix)  # each line matched on the dialogue stem
     spans = [(p.start, p.end) for p in report.placements]
     source = MixSource(bed, stem, spans, duck_depths(spans, mix, sep.separated, sep.bed_speech), mix.ramp_s, mix.bed_db)
-    loud, how = None, "spliced"
+    loud, how = None, "whole"
     if kept and last.get("mix_lines") is not None:
         regions = changed_regions(last["mix_lines"], made, original.frames, mix.ramp_s + 0.05)
-        loud = splice_programme(source, stem, mix_path, stem_path, regions, float(last["gain_db"]),
-                                mix.target_lufs, mix.true_peak_db, bool(last.get("limited")))
+        loud, how = splice_programme(source, stem, mix_path, stem_path, regions, float(last["gain_db"]),
+                                     mix.target_lufs, mix.true_peak_db, bool(last.get("limited")))
     if loud is None:
-        how = "whole"
+        how = "whole" if how == "whole" else f"whole ({how})"
         same = (last.get("target_lufs") == mix.target_lufs and last.get("bed_db") == mix.bed_db
                 and last.get("separation") == sep.method)
         loud = normalise_stream(source, lambda blocks: write_wav(mix_path, blocks, MIX_RATE, 2), mix.target_lufs,
@@ -198,7 +198,7 @@ def render(run: SceneRun, settings: DubSettings, segments: list[Segment], langua
             writer(cues_from_segments(segments), outputs[f"subtitles_{language}_source_{ext}"])
         subtitle_tracks.append(SubtitleTrack(outputs[f"subtitles_{language}_source_srt"], language,
                                              f"{languages.name(language)} (original)"))
-        atomic_write_json(root / "timing.json", {"languages": timing})
+        atomic_write_json(root / "timing.json", {"languages": timing, "settings": settings.timing.model_dump(mode="json")})
         outputs["timing"] = root / "timing.json"
     audio_tracks.append(AudioTrack(None, language, f"Original ({languages.name(language)})", not audio_tracks,
                                    stream_index=run.stream_index))

@@ -86,33 +86,51 @@ def nbest_translator(settings: DubSettings, source: str, target: str):
     return translator if hasattr(translator, "translate_nbest") else None
 
 
-def earlier_speeds(project: Project, lang: str) -> dict[int, float]:
-    """The TTS speed each line of ``lang`` was synthesized at by the last render
-    (``timing.json``), by line id; empty when there was none, or when the project's state does
-    not know it (a ``project.json`` made again from scratch: that ``timing.json`` is stale)."""
+def earlier_speeds(project: Project, lang: str, timing: TimingSettings) -> dict[int, tuple[float, str]]:
+    """The TTS speed each line of ``lang`` was synthesized at by the last render and its clip
+    (``timing.json``: speed, path in the project), by line id; empty when there was none, when the project's state does
+    not know it (a ``project.json`` made again from scratch: that ``timing.json`` is stale), or
+    when that render had other ``timing`` settings (the user asked for another fit: every
+    line is fitted afresh)."""
     if lang not in (project.state.get("timing") or {}):
         return {}
     try:
-        report = json.loads((project.root / "timing.json").read_text(encoding="utf-8"))["languages"][lang]
-        return {int(ln["segment_id"]): float(ln["synthesis_speed"]) for ln in report["lines"]
-                if ln.get("synthesis_speed") is not None}
+        stored = json.loads((project.root / "timing.json").read_text(encoding="utf-8"))
+        if stored.get("settings") != timing.model_dump(mode="json"):
+            return {}
+        report = stored["languages"][lang]
+        return {int(ln["segment_id"]): (float(ln["synthesis_speed"]), str(ln.get("clip")))
+                for ln in report["lines"] if ln.get("synthesis_speed") is not None}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
 
-def keeps(length_s: float, natural_s: float, target_s: float, timing: TimingSettings, slack_s: float = 0.0) -> bool:
+STICKY_SPEED = 0.1
+"""How much faster (x) than the new plan wants an earlier render's clip may be and stay (never
+above ``max_speed``): one step of the planner's own speed smoothing between neighbours."""
+
+
+def keeps(length_s: float, natural_s: float, target_s: float, timing: TimingSettings,
+          earlier: bool = False) -> bool:
     """Whether a clip of ``length_s`` seconds may stay for a line now planned to last
     ``target_s`` (``natural_s`` at speed 1): it fits (:func:`~dubpreview.timing.fit.clip_fits`),
-    or it is at most ``tolerance_s + slack_s`` longer than planned and no faster than the
-    accepted speed or the planned rate, whichever is higher. ``slack_s`` is 0 for a new clip;
-    for the clip an earlier render used it is ``max_lateness_s``, the push the planner itself
-    accepts before speeding a line up further (:mod:`dubpreview.timing.fit`): an edit that
-    nudges a line's slot moves the clips, it does not re-synthesize them (issue 16)."""
+    or it is at most ``tolerance_s`` longer than planned and no faster than the accepted speed
+    or the planned rate, whichever is higher.
+
+    ``earlier``: the clip an earlier render used, with the same timing settings. It also stays
+    while it is at most ``max_lateness_s`` longer than planned (the push the planner itself
+    accepts before speeding a line up further, :mod:`dubpreview.timing.fit`) and at most
+    :data:`STICKY_SPEED` faster than planned, within ``max_speed``: an edit that nudges the
+    slots of a line and its neighbours moves their clips, it does not re-synthesize them
+    (issue 16)."""
     if clip_fits(length_s, natural_s, target_s, timing):
         return True
     rate, planned = natural_s / max(length_s, 1e-9), natural_s / max(target_s, 1e-9)
-    return (length_s <= target_s + timing.tolerance_s + slack_s
-            and rate <= max(timing.accepted_speed, planned) * (1 + RATE_TOLERANCE))
+    ceiling = max(timing.accepted_speed, planned)
+    if earlier:
+        ceiling = max(ceiling, min(timing.max_speed, planned + STICKY_SPEED))
+    return (length_s <= target_s + timing.tolerance_s + (timing.max_lateness_s if earlier else 0.0)
+            and rate <= ceiling * (1 + RATE_TOLERANCE))
 
 
 def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, duration: float,
@@ -146,7 +164,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     active = [s for s in segments if not s.muted and s.translation.get(lang, "").strip() and not held(s, lang)]
     clips = Clips(project, synth)
     rate_hz = synth.sample_rate
-    before = earlier_speeds(project, lang)
+    before = earlier_speeds(project, lang, settings.timing)
 
     def voice_of(seg: Segment) -> str:
         return line_voice(seg.voice, speakers.get(seg.speaker), lang, settings.voices)
@@ -154,16 +172,21 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
     def model_of(seg: Segment):
         return clips.length_model(seg.translation[lang], lang, voice_of(seg))
 
+    def earlier(i: int, clip: tuple[np.ndarray, Path]) -> bool:
+        """Whether ``clip`` is the one line ``i`` had in the last render."""
+        return clip[1].relative_to(project.root).as_posix() == before.get(active[i].id, (0.0, None))[1]
+
     def first_clip(i: int) -> tuple[float, tuple[np.ndarray, Path]]:
         """(TTS speed, clip) of line ``i``'s first clip: the planned one if cached, else the
         last render's if it still does (:func:`keeps`), else the planned one synthesized."""
         seg, text, voice = active[i], active[i].translation[lang], voice_of(active[i])
         hit = clips.cached(text, lang, voice, first[i])
-        if hit is None and before.get(seg.id) not in (None, first[i]):
-            old = clips.cached(text, lang, voice, before[seg.id])
+        speed = before.get(seg.id, (None, None))[0]
+        if hit is None and speed not in (None, first[i]):
+            old = clips.cached(text, lang, voice, speed)
             if old is not None and keeps(len(old[0]) / rate_hz, naturals[i], naturals[i] / planned.placements[i].speed,
-                                         timing, timing.max_lateness_s):
-                return before[seg.id], old
+                                         timing, earlier(i, old)):
+                return speed, old
         return first[i], hit or clips.at(text, lang, voice, first[i])
 
     label = ("voices per speaker" if speakers and not settings.voices.voice
@@ -194,8 +217,7 @@ def synthesize_and_fit(project: Project, segments: list[Segment], lang: str, dur
             natural, target = naturals[i], naturals[i] / planned.placements[i].speed
             tried = {first[i]: made[i]}
             lengths = {first[i]: len(made[i][0]) / rate_hz}
-            slack = timing.max_lateness_s if first[i] == before.get(active[i].id) else 0.0  # the last render's clip
-            if natural <= 0 or target <= 0 or keeps(lengths[first[i]], natural, target, timing, slack):
+            if natural <= 0 or target <= 0 or keeps(lengths[first[i]], natural, target, timing, earlier(i, made[i])):
                 return made[i], lengths[first[i]], first[i]
             again = synthesis_speed(models[i].seconds, natural, target, timing)  # at most once more
             if again not in tried:
