@@ -194,9 +194,10 @@ def test_a_timing_edit_renders_without_analysis_or_synthesis(run):
 
 
 def test_an_edit_remixes_only_around_the_line_and_matches_a_whole_mix(run):
-    """After an edit the programme is re-mixed only around the moved line at the kept gain
+    """After edits the programme is re-mixed only around the moved lines at the kept gain
     (dubpreview/mix/splice.py): the files are byte for byte those of a whole mix of the
-    same state, and the loudness report still meets the target within EBU R 128's 0.5 LU."""
+    same state, the loudness reported (the second time from the changed region's measure
+    alone) is the file's, and it still meets the target within EBU R 128's 0.5 LU."""
     import hashlib
 
     from dubpreview.mix.programme import GAIN_LOCK_LU
@@ -205,10 +206,20 @@ def test_an_edit_remixes_only_around_the_line_and_matches_a_whole_mix(run):
 
     _, _, _, first = run
     lines = json.loads((first.project / "timing.json").read_text())["languages"]["pt"]["lines"]
-    edits.edit_line(first.project, lines[-1]["segment_id"], offset_ms=-150)
-    result = render_project(first.project)
-    mix = next(e for e in result.stage_log if e["stage"] == "mix pt")
-    assert mix["mix"] == "spliced", mix
+    for line, offset in ((lines[-1], -150), (lines[0], 120)):  # the second splice re-measures its region only
+        edits.edit_line(first.project, line["segment_id"], offset_ms=offset)
+        result = render_project(first.project)
+        mix = next(e for e in result.stage_log if e["stage"] == "mix pt")
+        assert mix["mix"] == "spliced", mix
+    import soundfile as sf
+
+    from dubpreview.mix.loudness import integrated_loudness
+    from dubpreview.mix.peak import true_peak_db
+
+    audio, rate = sf.read(first.project / "mix.pt.wav", dtype="float32")
+    reported = json.loads((first.project / "project.json").read_text())["loudness"]["pt"]
+    assert reported["integrated_lufs"] == pytest.approx(integrated_loudness(audio, rate), abs=0.02)
+    assert reported["true_peak_dbtp"] >= true_peak_db(audio) - 0.01  # at most an upper bound
 
     def digest(name):
         return hashlib.sha256((first.project / name).read_bytes()).hexdigest()

@@ -103,6 +103,35 @@ def _mix_made(lines, report, settings: DubSettings, sep, state: dict) -> tuple[l
     return made, hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
+def _energies_path(root: Path, lang: str, lines: list[list], rest: str) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([lines, rest]).encode()).hexdigest()[:24]
+    return root / "cache" / "loudness" / f"mix.{lang}.{key}.npy"
+
+
+def _energies(root: Path, lang: str, lines: list[list], rest: str):
+    """The loudness step energies of the programme made of ``lines`` and ``rest``
+    (:func:`_mix_made`), as the last splice measured them; None when not kept."""
+    try:
+        return np.load(_energies_path(root, lang, lines, rest), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def _keep_energies(root: Path, lang: str, lines: list[list], rest: str, energies) -> None:
+    """Keep ``energies`` (or none) for the programme just made; drop the older ones."""
+    from dubpreview.util.files import atomic_path
+
+    path = _energies_path(root, lang, lines, rest)
+    for old in path.parent.glob(f"mix.{lang}.*.npy"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    if energies is not None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, energies, allow_pickle=False)
+
+
 def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
          readers) -> tuple[dict[str, Path], str]:
     """Mix ``lang``'s lines over the bed into ``mix.LANG.wav`` at the programme loudness,
@@ -127,11 +156,13 @@ def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
     stem = DubStem(lines, reference, original.frames, mix)  # each line matched on the dialogue stem
     spans = [(p.start, p.end) for p in report.placements]
     source = MixSource(bed, stem, spans, duck_depths(spans, mix, sep.separated, sep.bed_speech), mix.ramp_s, mix.bed_db)
-    loud, how = None, "whole"
+    loud, how, energies = None, "whole", None
     if kept and last.get("mix_lines") is not None:
         regions = changed_regions(last["mix_lines"], made, original.frames, mix.ramp_s + 0.05)
-        loud, how = splice_programme(source, stem, mix_path, stem_path, regions, float(last["gain_db"]),
-                                     mix.target_lufs, mix.true_peak_db, bool(last.get("limited")))
+        measured = _energies(root, lang, last["mix_lines"], rest)
+        loud, how, energies = splice_programme(
+            source, stem, mix_path, stem_path, regions, float(last["gain_db"]), mix.target_lufs, mix.true_peak_db,
+            bool(last.get("limited")), None if measured is None else (measured, float(last["true_peak_dbtp"])))
     if loud is None:
         how = "whole" if how == "whole" else f"whole ({how})"
         same = (last.get("target_lufs") == mix.target_lufs and last.get("bed_db") == mix.bed_db
@@ -143,6 +174,7 @@ def _mix(run: SceneRun, settings: DubSettings, lang: str, lines, report, sep,
         "integrated_lufs": round(loud.lufs, 2), "true_peak_dbtp": round(loud.true_peak_db, 2),
         "gain_db": loud.gain_db, "limited": loud.limited, "target_lufs": mix.target_lufs,
         "bed_db": mix.bed_db, "separation": sep.method, "mix_rest": rest, "mix_lines": made}
+    _keep_energies(root, lang, made, rest, energies)
     return {f"mix_{lang}": mix_path, f"dub_stem_{lang}": stem_path}, how
 
 
