@@ -89,7 +89,7 @@ class DubStem:
 
     ``reference``: a reader of the loudness reference at :data:`MIX_RATE` (``read(lo, hi)``,
     first column used): the mono dialogue stem of the scene, or the scene's audio when it
-    was not separated; each line's gain is measured once, here. A range is summed from the
+    was not separated; each line's gain is measured when the line is first read. A range is summed from the
     lines that overlap it, each resampled when first needed and dropped once the reads have
     moved past it, so sequential reads (a pass over the programme) hold only the lines
     around the current block, whatever the scene's length. The lines are summed in float32
@@ -104,18 +104,21 @@ class DubStem:
         self.lines = sorted(lines, key=lambda line: line.start)
         self.starts = np.array([max(0, int(round(line.start * MIX_RATE))) for line in self.lines], np.int64)
         self.ends = self.starts + np.array([_resampled_length(line) for line in self.lines], np.int64)
-        self.gains = []
-        for line in self.lines:
-            a, b = int(line.ref_start * MIX_RATE), int(line.ref_end * MIX_RATE)
-            ref = reference.read(a, b)[:, 0] if b > a else np.zeros(0, np.float32)
-            gain = match_gain_db(resample(line.samples, line.rate), MIX_RATE, ref, MIX_RATE, settings)
-            self.gains.append(np.float32(10 ** (gain / 20)))
+        self.reference, self.settings = reference, settings
         self._clips: dict[int, np.ndarray] = {}
+        self._gains: dict[int, np.float32] = {}
 
     def _clip(self, k: int) -> np.ndarray:
+        """Line ``k`` resampled and level-matched (its gain measured when it is first read: a
+        re-mix of a few regions measures only the lines in them)."""
         if k not in self._clips:
             line = self.lines[k]
-            self._clips[k] = resample(line.samples, line.rate) * self.gains[k]
+            clip = resample(line.samples, line.rate)
+            if k not in self._gains:
+                a, b = int(line.ref_start * MIX_RATE), int(line.ref_end * MIX_RATE)
+                ref = self.reference.read(a, b)[:, 0] if b > a else np.zeros(0, np.float32)
+                self._gains[k] = np.float32(10 ** (match_gain_db(clip, MIX_RATE, ref, MIX_RATE, self.settings) / 20))
+            self._clips[k] = clip * self._gains[k]
         return self._clips[k]
 
     def read(self, lo: int, hi: int) -> np.ndarray:
