@@ -46,7 +46,6 @@ row with its error. Timings on a shared machine are noisy.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import re
@@ -211,12 +210,19 @@ def holding() -> set[str]:
 
 def settings_for(spec: dict, setting: str, threads: int):
     """DubSettings with the setting's keys that this DubSettings has; and the keys it lacks."""
-    from dubpreview.settings import DubSettings
+    from dubpreview.settings import from_flat
 
     want = {"targets": [spec["tgt"]], "source_language": spec["src"], "threads": threads, **COMMON,
             **SETTINGS[setting]}
-    have = {f.name for f in dataclasses.fields(DubSettings)}
-    return DubSettings(**{k: v for k, v in want.items() if k in have}), sorted(set(want) - have)
+    have = setting_names()
+    return from_flat({k: v for k, v in want.items() if k in have}), sorted(set(want) - have)
+
+
+def setting_names() -> set[str]:
+    """The flat setting names :func:`dubpreview.settings.from_flat` takes."""
+    from dubpreview.settings import FLAT, DubSettings
+
+    return set(FLAT) | set(DubSettings.model_fields) | {"separation"}
 
 
 def child_dub(key: str, setting: str, tmp: str, threads: int) -> dict:
@@ -389,9 +395,7 @@ def main() -> None:
     out_path = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     command = "python bench/content.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    from dubpreview.settings import DubSettings
-
-    have = {f.name for f in dataclasses.fields(DubSettings)}
+    have = setting_names()
     missing = sorted({k for s in names for k in SETTINGS[s]} - have)
     rows, base_rows, raw = [], [], {}
     print("| " + " | ".join(HEAD) + " |\n|" + "---|" * 2 + "---:|" * (len(HEAD) - 2), flush=True)
