@@ -20,9 +20,7 @@ import numpy as np
 
 from dubpreview.errors import DubError
 from dubpreview.separate.base import NoSeparator, Separator, Stems, to_stereo
-
-METHODS = ("auto", "spleeter", "centre", "none")
-"""Separation methods a user can ask for."""
+from dubpreview.settings import SEPARATION_METHODS as METHODS  # declared once, with the settings
 
 VERSION = 3
 """Bumped when a method's output changes, so cached stems are recomputed."""
