@@ -6,15 +6,16 @@ subtitles and remuxes the preview (video copied). It reads the scene from cached
 block at a time and never re-enters the analysis: :func:`render_project` renders a
 project again from its ``project.json`` alone (after an edit by
 :mod:`dubpreview.project.edits`), with no probe of the scene's audio, no transcription,
-no translation, and no synthesis of a line whose text, voice and speed did not change.
+no translation, and no synthesis of a line whose text, voice and speed did not change;
+the mix is kept when none of its inputs changed, and re-mixed only around the lines that
+did otherwise (:mod:`dubpreview.mix.splice`).
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
