@@ -4,10 +4,11 @@
 made (Kokoro's duration predictor), plans the timing with the pure engine
 (:mod:`dubpreview.timing.fit`), synthesizes each line once at the speed its plan needs
 (cached: :mod:`dubpreview.pipeline.clips`) and at most once more where the clip missed,
-and lays the clips out. A line keeps a clip made by an earlier render (for instance before
-a timing edit) wherever that clip still fits its new plan without going above the
-accepted speed, so a timing edit synthesizes nothing while the lines stay within their
-speeds, and a text edit synthesizes that line and only those neighbours whose fit changes.
+and lays the clips out. A line keeps the clip the last render gave it (for instance before
+a timing edit) while that clip is close enough to its new plan (:func:`keeps`: within the
+planner's own lateness allowance and speed step, never above the maximum speed), so a
+timing edit synthesizes nothing while the lines stay within their speed limits, and a text
+edit synthesizes that line and only those neighbours whose fit moves further.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def nbest_translator(settings: DubSettings, source: str, target: str):
 
 def earlier_speeds(project: Project, lang: str, timing: TimingSettings) -> dict[int, tuple[float, str]]:
     """The TTS speed each line of ``lang`` was synthesized at by the last render and its clip
-    (``timing.json``: speed, path in the project), by line id; empty when there was none, when the project's state does
-    not know it (a ``project.json`` made again from scratch: that ``timing.json`` is stale), or
+    (``timing.json``: speed, path in the project), by line id; empty when there was none,
+    when the project's state does not know it (a ``project.json`` made again from scratch: that ``timing.json`` is stale), or
     when that render had other ``timing`` settings (the user asked for another fit: every
     line is fitted afresh)."""
     if lang not in (project.state.get("timing") or {}):
