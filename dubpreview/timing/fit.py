@@ -20,8 +20,9 @@ per line. The policy (see the timing section of ``design.md``):
    instead (``rush_overruns=False``) as long as it then ends at most ``max_overrun_s``
    (1 s) after its slot: it overruns either way, the report says by how much, and the
    lateness is absorbed by the next silences rather than by a rushed line. Past that bound
-   it is spoken just fast enough to end ``max_overrun_s`` after its slot when ``max_speed``
-   allows that (a line far out of sync is worse than a slightly hurried one; issue 15: no
+   it is spoken just fast enough to end ``max_overrun_s`` after its slot (aimed a
+   ``tolerance_s`` inside it; at ``max_speed`` when only that is within the bound) when
+   ``max_speed`` allows that (a line far out of sync is worse than a slightly hurried one; issue 15: no
    line ends more than 1 s after its slot); a line beyond help even then stays at the
    accepted speed, and the pipeline flags it for a shorter wording.
 6. **Smooth the rates**: neighbouring lines closer than ``smoothing_gap_s`` differ by at
@@ -74,6 +75,12 @@ def slots(segments: list[Segment], scene_duration: float, guard_s: float) -> lis
     return [max(s.duration, end - s.start) for s, end in zip(segments, ends)]
 
 
+FLOAT_EPS = 1e-9
+"""Relative slack of the speed comparisons: times like 1.2 - 0.1 are 1.0999999999999999 in
+floating point, and a line that fits at exactly the maximum speed must count as fitting
+(found by the property test in ``tests/test_timing.py``)."""
+
+
 def _choose_speed(natural: float, start: float, win_end: float, is_last: bool,
                   settings: TimingSettings) -> float:
     """Speed for one line starting at ``start`` (steps 1, 3, 4, 5 of the module docstring)."""
@@ -87,14 +94,17 @@ def _choose_speed(natural: float, start: float, win_end: float, is_last: bool,
     need_ext = natural / ext_room if ext_room > 0 else math.inf
     if need_ext <= settings.accepted_speed:
         return settings.accepted_speed
-    if need_ext <= settings.max_speed or settings.rush_overruns:
+    if need_ext <= settings.max_speed * (1 + FLOAT_EPS) or settings.rush_overruns:
         return min(settings.max_speed, need_ext)
     # it overruns at any speed: not rushed while it ends within max_overrun_s of its slot
     # (aimed a synthesis tolerance inside it, so that the clip made ends within it too)
     cap_room = room + max(0.0, settings.max_overrun_s - settings.tolerance_s)
     need_cap = natural / cap_room if cap_room > 0 else math.inf
-    if need_cap <= settings.max_speed:
-        return max(settings.accepted_speed, need_cap)
+    if need_cap <= settings.max_speed * (1 + FLOAT_EPS):
+        return min(settings.max_speed, max(settings.accepted_speed, need_cap))
+    hard_room = room + settings.max_overrun_s
+    if hard_room > 0 and natural / hard_room <= settings.max_speed * (1 + FLOAT_EPS):
+        return settings.max_speed  # within max_overrun_s only at the maximum: no room left for the aim
     return settings.accepted_speed  # beyond help at any speed: flagged for a shorter wording, not rushed
 
 
