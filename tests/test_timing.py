@@ -43,6 +43,8 @@ def test_speeds_stay_within_min_and_max(scene):
 @given(scenes())
 @example(([Segment(0, 1.0, 1.2, "line 0"), Segment(1, 1.2, 2.2, "line 1")], [1.625, 1.0], 2.2))  # a window end
 # of 1.2 - 0.1 = 1.0999999999999999: the line fits at exactly the maximum speed (found on a fresh clone)
+@example(([Segment(0, 1.0, 1.769, "line 0"), Segment(1, 1.769, 2.769, "line 1")], [2.365234375, 1.0],
+          2.769024653228743))  # within max_overrun_s at the maximum speed, not within the aim a tolerance inside it
 def test_no_line_ends_more_than_the_overrun_bound_after_its_slot_unless_the_maximum_cannot_help(scene):
     """Issue 15: a line ends at most ``max_overrun_s`` after its slot, except one that would
     end later even at ``max_speed`` from where it starts (then it is not rushed either)."""
