@@ -18,6 +18,8 @@ import jiwer
 import numpy as np
 import pytest
 import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whisper.normalizers import EnglishTextNormalizer
 
 from dubpreview.asr import ct2_to_openai, select
@@ -172,6 +174,32 @@ def test_decode_windows_cut_only_between_clips():
     assert [g for _, _, g in windows] == [clips[:3], clips[3:4], clips[4:5], clips[5:]]
     assert all(lo == g[0][0] and hi == g[-1][1] for lo, hi, g in windows)
     assert decode_windows([]) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 5.0), st.floats(0.05, 40.0)), max_size=30),
+       st.floats(0.0, 3.0), st.floats(5.0, 30.0))
+def test_context_windows_hold_every_clip_once_in_order(steps, gap_s, window_s):
+    """Speech translation's context windows (property): each clip inside exactly one window,
+    windows in order and apart, none longer than ``window_s`` unless it is one clip, and two
+    windows are joined only across a pause of at most ``gap_s``."""
+    from dubpreview.asr.common import context_windows
+
+    clips, t = [], 0.0
+    for pause, length in steps:
+        clips.append((t + pause, t + pause + length))
+        t = clips[-1][1]
+    windows = context_windows(clips, gap_s, window_s)
+    owner = [[i for i, (lo, hi) in enumerate(windows) if lo <= s and e <= hi] for s, e in clips]
+    assert all(len(o) == 1 for o in owner)
+    assert [o[0] for o in owner] == sorted(o[0] for o in owner)
+    assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:]))
+    for i, (lo, hi) in enumerate(windows):
+        inside = [c for c, o in zip(clips, owner) if o[0] == i]
+        assert (lo, hi) == (inside[0][0], inside[-1][1])
+        assert hi - lo <= window_s + 1e-9 or len(inside) == 1
+    for a, b in zip(windows, windows[1:]):  # not joined: the pause is long or the join too long
+        assert b[0] - a[1] > gap_s or b[1] - a[0] > window_s
 
 
 @pytest.mark.parametrize("window_s", [8.0])

@@ -439,10 +439,13 @@ def test_scene_pass_pieces_go_to_the_line_they_lie_in_or_leave_it_to_be_translat
     """No model: the matching of Whisper's scene-pass translation to the lines (pure)."""
     from dubpreview.translate.whisper_speech import assign_pieces
 
-    lines = [(0.0, 2.0), (2.5, 4.0), (4.0, 6.0), (8.0, 9.0)]
-    pieces = [(0.1, 2.1, "Where are you going?"), (2.4, 5.9, "Home, and then out."), (8.0, 8.6, "Yes."),
+    lines = [(0.0, 2.0), (2.5, 4.0), (4.5, 6.5), (8.0, 9.0)]
+    pieces = [(0.1, 2.1, "Where are you going?"), (2.4, 7.7, "Home, and then out."), (8.0, 8.6, "Yes."),
               (8.6, 9.1, "Now.")]
+    # the second piece spreads over lines 1 and 2, neither holds half of it: both alone
     assert assign_pieces(lines, pieces) == ["Where are you going?", None, None, "Yes. Now."]
+    # Whisper's coarse translation timestamps: a piece mostly in one line goes to it
+    assert assign_pieces(lines, [(2.0, 4.4, "Home.")]) == [None, "Home.", None, None]
     assert assign_pieces(lines, []) == [None] * 4
     assert assign_pieces([], pieces) == []
 

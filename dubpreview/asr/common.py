@@ -4,7 +4,8 @@ turning a backend's raw segments into clean :class:`~dubpreview.records.Segment`
 Both backends decode only the speech regions found by :mod:`dubpreview.asr.vad` (passed
 to Whisper as ``clip_timestamps``), so silent audio gives no segments (no hallucinated
 text) and a pause of at least ``min_silence_s`` always ends a segment: no segment spans
-two regions.
+two regions. Speech translation (with the guards on) decodes the clips joined across short
+pauses (:func:`context_windows`), so that each line is translated with its neighbours.
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ before the guards: no fallback, so a loop at temperature 0 stays a loop)."""
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """openai/whisper ``transcribe()``'s temperature schedule: a window whose text compresses
 above 2.4 or whose mean log-probability is below -1 is decoded again at the next one."""
+TRANSLATE_LOG_PROB_THRESHOLD = None
+"""Whisper's mean log-probability test is off for speech translation: Whisper base's
+translations of fillets-ng Czech score below -1.0 in most windows, so the test re-decoded
+nearly every window through the temperature schedule, 2-4x the time, and the sampled text
+scored no better (``bench/content_results.md``, "context windows": map 37.4 -> 37.8 and
+cabin1 34.7 -> 34.2 chrF with the test off, 40 -> 19 s and 71 -> 19 s). The compression-ratio
+test (loops) and the no-speech test stay on."""
+CONTEXT_GAP_S = 1.5
+"""Speech translation decodes the VAD clips joined across pauses up to this long
+(:func:`context_windows`): Whisper was trained on 30 s windows holding several
+utterances, and a line translated with its neighbours in the window is translated in
+context. On four fillets-ng scenes, clip by clip scored chrF 32.5/30.6/26.5/28.0 (map,
+cabin1, elevator1, cannons; beam 5), context windows 37.8/34.2/27.8/27.4 (``bench/content_results.md``)."""
+CONTEXT_WINDOW_S = 28.0
+"""Longest context window (seconds): inside one Whisper window of 30 s with room for the clip padding."""
 SEED = 0
 """Seed set before every decode (CTranslate2 / torch), so that the sampling of the
 temperature fallback gives the same text run after run (without it the same scene
@@ -65,11 +81,14 @@ class DecodeOptions:
     def for_task(self, task: str, guards: bool) -> "DecodeOptions":
         """The options of one call: with the guards off, translation keeps to temperature 0
         (:data:`TRANSLATE_TEMPERATURE`); with them on, transcription skips silences of 2 s
-        around suspected hallucinations."""
+        around suspected hallucinations, and translation falls back on the compression ratio
+        (loops) but not on the mean log-probability (:data:`TRANSLATE_LOG_PROB_THRESHOLD`)."""
         if not guards:
             return replace(self, temperatures=(TRANSLATE_TEMPERATURE,)) if task == "translate" else self
         if task == "transcribe" and self.hallucination_silence_threshold is None:
             return replace(self, hallucination_silence_threshold=HALLUCINATION_SILENCE_S)
+        if task == "translate":
+            return replace(self, log_prob_threshold=TRANSLATE_LOG_PROB_THRESHOLD)
         return self
 
     def strict(self) -> "DecodeOptions":
@@ -176,7 +195,7 @@ def _clamp(t: float, lo: float, hi: float) -> float:
     return round(float(min(max(t, lo), hi)), 3)
 
 
-GUARDS_VERSION = 1
+GUARDS_VERSION = 2
 """Bumped when the guards change what a transcript holds (it is part of the cache key)."""
 
 DECODE_WINDOW_S = 600.0
@@ -198,6 +217,22 @@ def decode_windows(clips: list[tuple[float, float]], window_s: float = DECODE_WI
             out[-1] = (out[-1][0], e, out[-1][2])
         else:
             out.append((s, e, [(s, e)]))
+    return out
+
+
+def context_windows(clips: list[tuple[float, float]], gap_s: float = CONTEXT_GAP_S,
+                    window_s: float = CONTEXT_WINDOW_S) -> list[tuple[float, float]]:
+    """The speech ``clips`` (seconds, sorted) joined into longer clips wherever the pause
+    between two is at most ``gap_s`` and the joined clip stays within ``window_s`` (a clip
+    longer than that on its own stays as it is). Every clip lies inside exactly one window
+    and the windows keep the clips' order. What speech translation decodes (see
+    :data:`CONTEXT_GAP_S`). Pure."""
+    out: list[tuple[float, float]] = []
+    for s, e in clips:
+        if out and s - out[-1][1] <= gap_s and e - out[-1][0] <= window_s:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
     return out
 
 
@@ -364,6 +399,8 @@ class ClipWhisperTranscriber(ABC):
             if language is None:
                 language, probability = self.detect_language(language_id_audio(audio, clips))
             options = self.options.for_task(task, self.guards)
+            if task == "translate" and self.guards:  # in context (CONTEXT_GAP_S)
+                clips = context_windows(clips)
             if duration <= DECODE_WINDOW_S:
                 raw = self._decode(audio, language, task, clips, options)
             else:  # long scene: bounded feature memory, see DECODE_WINDOW_S

@@ -105,11 +105,11 @@ PEAK_MARGIN = 64
 """Samples of context for the 4x oversampled peak of a block (as :func:`peak_envelope`)."""
 
 
-class _Pass:
+class Pass:
     """One pass over a programme source (``read(lo, hi)``, ``frames``, ``channels``): its blocks
     scaled by ``scale``, limited to ``ceiling_db`` (when not None) and trimmed by ``trim``,
-    yielded in order; after the last block ``lufs`` and (when ``peak``) ``true_peak_db`` hold
-    what was measured on the output."""
+    yielded in order (:func:`measure_blocks`); after the last block ``lufs``, (when ``peak``)
+    ``true_peak_db`` and ``step_energies`` hold what was measured on the output."""
 
     def __init__(self, source, rate: int, scale: float, ceiling_db: float | None = None,
                  trim: float = 1.0, peak: bool = True):
@@ -118,8 +118,9 @@ class _Pass:
         self.lufs = -np.inf
         self.true_peak_db = -np.inf
         self.limited = False
+        self.step_energies: np.ndarray | None = None
 
-    def _out(self, lo: int, hi: int) -> np.ndarray:
+    def samples(self, lo: int, hi: int) -> np.ndarray:
         """Output samples ``[lo, hi)`` (inside the source), float32 ``(hi - lo, channels)``."""
         n = self.source.frames
         if self.ceiling_db is None:
@@ -139,26 +140,38 @@ class _Pass:
         return y
 
     def __iter__(self):
-        from dubpreview.mix.loudness import LoudnessMeter
+        yield from measure_blocks(self.samples, self.source.frames, self.source.channels, self.rate,
+                                  self, peak=self.peak)
 
-        n = self.source.frames
-        meter = LoudnessMeter(self.rate, self.source.channels)
-        top = 0.0
-        for lo in range(0, n, BLOCK):
-            hi = min(n, lo + BLOCK)
-            if self.peak:
-                a, b = max(0, lo - PEAK_MARGIN), min(n, hi + PEAK_MARGIN)
-                y = self._out(a, b)
-                core = y[lo - a: hi - a]
-                top = max(top, float(np.abs(core).max()) if len(core) else 0.0)  # true peak >= sample peak
-                top = max(top, float(peak_envelope(y, floor=top)[lo - a: hi - a].max()))
-                y = y[lo - a: hi - a]
-            else:
-                y = self._out(lo, hi)
-            meter.add(y)
-            yield y
-        self.lufs = meter.integrated() if n >= int(0.4 * self.rate) else -np.inf
-        self.true_peak_db = float(20 * np.log10(top)) if top > 0 else -np.inf
+
+def measure_blocks(read, frames: int, channels: int, rate: int, into, peak: bool = True):
+    """Blocks of :data:`BLOCK` samples of ``read(lo, hi)`` (float32 ``(hi - lo, channels)``,
+    ``0 <= lo < hi <= frames``), yielded in order while they are measured: after the last
+    block ``into.lufs`` holds the integrated loudness (LUFS, BS.1770-4 via
+    :class:`~dubpreview.mix.loudness.LoudnessMeter`; ``-inf`` under 0.4 s), ``into.true_peak_db``
+    the true peak (dBTP, :func:`~dubpreview.mix.peak.peak_envelope` over each block read with
+    :data:`PEAK_MARGIN` either side; ``-inf`` when ``peak`` is False) and ``into.step_energies``
+    the loudness step energies (for a later :func:`~dubpreview.mix.splice.splice_programme`).
+    The programme normaliser's passes and the splice's whole measurement both use it."""
+    from dubpreview.mix.loudness import LoudnessMeter
+
+    meter = LoudnessMeter(rate, channels)
+    top = 0.0
+    for lo in range(0, frames, BLOCK):
+        hi = min(frames, lo + BLOCK)
+        if peak:
+            a, b = max(0, lo - PEAK_MARGIN), min(frames, hi + PEAK_MARGIN)
+            y = read(a, b)
+            core = y[lo - a: hi - a]
+            top = max(top, float(np.abs(core).max()) if len(core) else 0.0)  # true peak >= sample peak
+            top = max(top, float(peak_envelope(y, floor=top)[lo - a: hi - a].max()))
+        else:
+            core = read(lo, hi)
+        meter.add(core)
+        yield core
+    into.lufs = meter.integrated() if frames >= int(0.4 * rate) else -np.inf
+    into.true_peak_db = float(20 * np.log10(top)) if top > 0 else -np.inf
+    into.step_energies = meter.step_energies()
 
 
 def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float = -1.0,
@@ -190,16 +203,16 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
     limit_at = ceiling_db - 0.05
     if previous_gain_db is not None:
         g = float(previous_gain_db)
-        p = _Pass(source, rate, 10 ** (g / 20), limit_at)
+        p = Pass(source, rate, 10 ** (g / 20), limit_at)
         sink(iter(p))
         if np.isfinite(p.lufs) and abs(p.lufs - target_lufs) <= GAIN_LOCK_LU and p.true_peak_db <= ceiling_db:
             return ProgrammeReport(round(g, 3), float(p.lufs), float(p.true_peak_db), p.limited)
-    first = _Pass(source, rate, 1.0)
+    first = Pass(source, rate, 1.0)
     for _ in first:
         pass
     lufs, tp_x = first.lufs, first.true_peak_db
     if not np.isfinite(lufs):
-        sink(iter(_Pass(source, rate, 1.0, peak=False)))
+        sink(iter(Pass(source, rate, 1.0, peak=False)))
         return ProgrammeReport(0.0, lufs, float(tp_x), False)
     total = 0.0
     limited = False
@@ -208,18 +221,18 @@ def normalise_stream(source, sink, target_lufs: float = -23.0, ceiling_db: float
         total += target_lufs - lufs
         scale = 10 ** (round(total, 3) / 20)  # the gain as reported (and kept by the next render)
         if tp_x + total <= ceiling_db and not limited:  # a plain gain: the only round
-            sink(iter(_Pass(source, rate, scale, peak=False)))
+            sink(iter(Pass(source, rate, scale, peak=False)))
             return ProgrammeReport(round(total, 3), float(target_lufs), float(tp_x + total), False)
         limit_now = tp_x + total > ceiling_db
         limited = limited or limit_now
-        p = _Pass(source, rate, scale, limit_at if limit_now else None)
+        p = Pass(source, rate, scale, limit_at if limit_now else None)
         sink(iter(p))
         lufs = p.lufs
         if abs(lufs - target_lufs) <= 0.1:
             break
     tp = p.true_peak_db
     if tp > ceiling_db:  # the limiter's own inter-sample overshoot: a last tiny trim
-        p = _Pass(source, rate, scale, p.ceiling_db, trim=10 ** ((ceiling_db - tp - 0.01) / 20))
+        p = Pass(source, rate, scale, p.ceiling_db, trim=10 ** ((ceiling_db - tp - 0.01) / 20))
         sink(iter(p))
         tp, lufs = p.true_peak_db, p.lufs
     return ProgrammeReport(round(total, 3), float(lufs), float(tp), limited)

@@ -15,6 +15,7 @@ caller mixes the whole programme again.
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import soundfile as sf
 
 from dubpreview.mix.duck import MIX_RATE
 from dubpreview.mix.peak import peak_envelope
-from dubpreview.mix.programme import BLOCK, GAIN_LOCK_LU, LIMIT_MARGIN, PEAK_MARGIN, ProgrammeReport, _Pass
+from dubpreview.mix.programme import GAIN_LOCK_LU, LIMIT_MARGIN, PEAK_MARGIN, Pass, ProgrammeReport, measure_blocks
 from dubpreview.util.files import atomic_path
 
 MAX_SHARE = 0.5
@@ -64,24 +65,17 @@ def _overwrite(path: Path, regions: list[tuple[int, int]], blocks: list[np.ndarr
 
 def _measure(path: Path, rate: int) -> tuple[float, float, np.ndarray]:
     """Integrated loudness (LUFS), true peak (dBTP) and the loudness step energies
-    (:func:`dubpreview.mix.loudness.step_energies`) of a WAV, a block at a time."""
-    from dubpreview.mix.loudness import LoudnessMeter
-
+    (:func:`dubpreview.mix.loudness.step_energies`) of a WAV, a block at a time
+    (:func:`~dubpreview.mix.programme.measure_blocks`, as the normaliser measures)."""
     with sf.SoundFile(str(path)) as f:
-        n, channels = f.frames, f.channels
-        meter = LoudnessMeter(rate, channels)
-        top = 0.0
-        for lo in range(0, n, BLOCK):
-            hi = min(n, lo + BLOCK)
-            a, b = max(0, lo - PEAK_MARGIN), min(n, hi + PEAK_MARGIN)
-            f.seek(a)
-            y = f.read(b - a, dtype="float32", always_2d=True)
-            core = y[lo - a: hi - a]
-            meter.add(core)
-            top = max(top, float(np.abs(core).max()) if len(core) else 0.0)
-            top = max(top, float(peak_envelope(y, floor=top)[lo - a: hi - a].max()))
-    lufs = meter.integrated() if n >= int(0.4 * rate) else -np.inf
-    return lufs, float(20 * np.log10(top)) if top > 0 else -np.inf, meter.step_energies()
+        def read(lo: int, hi: int) -> np.ndarray:
+            f.seek(lo)
+            return f.read(hi - lo, dtype="float32", always_2d=True)
+
+        got = SimpleNamespace()
+        for _ in measure_blocks(read, f.frames, f.channels, rate, got):
+            pass
+    return got.lufs, got.true_peak_db, got.step_energies
 
 
 WARM_UP_S = 1.0
@@ -136,8 +130,8 @@ def splice_programme(source, stem, mix_path: Path, stem_path: Path, regions: lis
     if not regions or sum(hi - lo for lo, hi in regions) > MAX_SHARE * n:
         return None, f"changed {sum(hi - lo for lo, hi in regions) / max(n, 1):.0%} of the programme", None
     scale = 10 ** (gain_db / 20)
-    p = _Pass(source, rate, scale, ceiling_db - 0.05)
-    mixed = [p._out(lo, hi) for lo, hi in regions]
+    p = Pass(source, rate, scale, ceiling_db - 0.05)
+    mixed = [p.samples(lo, hi) for lo, hi in regions]
     dub = [stem.read(lo, hi) * np.float32(scale) for lo, hi in regions]
     try:
         with atomic_path(mix_path) as tmp_mix:
