@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whisper.normalizers import EnglishTextNormalizer
 
-from dubpreview.asr import ct2_to_openai, select
+from dubpreview.asr import common, ct2_to_openai, select
 from dubpreview.asr.base import SAMPLE_RATE
 from dubpreview.asr.openai_whisper import checkpoint_path, ensure_checkpoint
 from dubpreview.asr.vad import speech_regions
@@ -164,6 +164,14 @@ def test_long_silence_splits_segments(faster):
     assert all(s.end <= gap_start + 0.3 or s.start >= gap_end - 0.3 for s in tr.segments)
     assert "young man" in tr.segments[0].text and "amiable himself" in tr.segments[-1].text
     assert tr.segments[-1].start > gap_end - 0.3  # absolute times, not times within the clip
+
+
+def test_clip_ends_are_held_to_the_audios_last_mel_frame():
+    # 110849 samples hold 692 whole mel frames (6.92 s); openai-whisper looped forever on a
+    # clip ending at 6.928 s (frame 693): every clip must end inside the content frames
+    flat = common.flat_clips([(0.0, 3.0), (3.5, 6.928)], 110849)
+    assert flat == [0.0, 3.0, 3.5, 6.92]
+    assert common.flat_clips([(0.0, 3.0), (6.921, 6.928)], 110849) == [0.0, 3.0]
 
 
 def test_decode_windows_cut_only_between_clips():

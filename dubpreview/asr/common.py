@@ -178,9 +178,21 @@ def speech_clips(audio: np.ndarray, opts: VadOptions) -> list[tuple[float, float
                               threshold=opts.threshold)
 
 
-def flat_clips(clips: list[tuple[float, float]]) -> list[float]:
-    """``[start0, end0, start1, end1, ...]`` in seconds: Whisper's ``clip_timestamps``."""
-    return [t for clip in clips for t in clip]
+MEL_HOP = 160
+"""Samples per mel frame of Whisper's feature extractor (10 ms at 16 kHz)."""
+
+
+def flat_clips(clips: list[tuple[float, float]], n_samples: int) -> list[float]:
+    """``[start0, end0, start1, end1, ...]`` in seconds: Whisper's ``clip_timestamps`` for
+    ``n_samples`` of 16 kHz audio. Each end is held to the audio's last whole mel frame
+    (``n_samples // MEL_HOP``) and a clip left empty is dropped: openai-whisper rounds a clip
+    end to frames and loops forever when that is past the audio's content frames (a window of
+    0 frames never advances its seek; found on a LibriVox clip whose VAD region ended at the
+    audio's end, 6.928 s -> frame 693 of 692)."""
+    last = (n_samples // MEL_HOP) * MEL_HOP / SAMPLE_RATE
+    held = [(start, min(end, last)) for start, end in clips]
+    return [t for start, end in held if round(start * SAMPLE_RATE / MEL_HOP) < round(end * SAMPLE_RATE / MEL_HOP)
+            for t in (start, end)]
 
 
 def language_id_audio(audio: np.ndarray, clips: list[tuple[float, float]],

@@ -58,10 +58,13 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
                 options: common.DecodeOptions) -> list[Segment]:
         import ctranslate2
 
+        flat = common.flat_clips(clips, len(audio))
+        if not flat:  # nothing of a whole mel frame left to decode
+            return []
         ctranslate2.set_random_seed(common.SEED)  # the fallback's sampling, reproducible
         segments, _info = self._whisper().transcribe(
             audio, language=language, task=task, beam_size=options.beam_size, word_timestamps=task == "transcribe",
-            clip_timestamps=common.flat_clips(clips), vad_filter=False,
+            clip_timestamps=flat, vad_filter=False,
             condition_on_previous_text=self.condition_on_previous_text,
             temperature=list(options.temperatures), compression_ratio_threshold=options.compression_ratio_threshold,
             log_prob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,

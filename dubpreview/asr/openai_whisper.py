@@ -169,11 +169,14 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
         import torch
         import whisper
 
+        flat = common.flat_clips(clips, len(audio))
+        if not flat:  # nothing of a whole mel frame left to decode
+            return []
         torch.manual_seed(common.SEED)  # the fallback's sampling, reproducible
         temperatures = options.temperatures if len(options.temperatures) > 1 else options.temperatures[0]
         result = whisper.transcribe(
             self._whisper(), audio, verbose=None, language=language, task=task, word_timestamps=task == "transcribe",
-            clip_timestamps=common.flat_clips(clips), condition_on_previous_text=self.condition_on_previous_text,
+            clip_timestamps=flat, condition_on_previous_text=self.condition_on_previous_text,
             fp16=False, beam_size=options.beam_size if options.beam_size > 1 else None, temperature=temperatures,
             **({"sample_len": options.max_new_tokens} if options.max_new_tokens else {}),
             compression_ratio_threshold=options.compression_ratio_threshold,
