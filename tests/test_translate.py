@@ -177,6 +177,20 @@ def test_align_cue_spanning_two_segments_goes_to_larger_overlap():
     assert align_cues(segments, [Cue(1.0, 3.0, "early")]) == ["early", ""]  # 1.0 s vs 0.5 s
 
 
+def test_a_cue_holding_two_asr_lines_is_shared_at_its_sentence_end():
+    """The demo scene's first subtitle (0.00-9.15 s, two sentences) over the two lines speech
+    recognition made of it (times of a real run): each line gets its sentence; before, the
+    first line got nothing (not dubbed) and the second spoke both."""
+    first = read_cues(SCENE_EN_SRT)[0]
+    segments = [seg(0, 0.0, 1.9), seg(1, 2.584, 8.364), seg(2, 9.464, 10.704)]
+    out = align_cues(segments, [first])
+    assert out[0] == "Can you sense the atmosphere of rot and decay?"
+    assert out[1].startswith("The sunken wreck") and out[2] == ""
+    assert " ".join(out).split() == first.text.split()
+    # a line only half inside the cue keeps rules 1-5: nothing is shared
+    assert align_cues([seg(0, 2.0, 7.9), seg(1, 8.0, 10.0)], [Cue(0.0, 9.0, "One. Two.")]) == ["One. Two.", ""]
+
+
 def test_align_equal_overlap_goes_to_nearest_midpoint_then_earlier():
     segments = [seg(0, 0.0, 2.0), seg(1, 2.0, 10.0)]
     # 1 s overlap each; midpoints 1.0 and 6.0, cue midpoint 2.0 -> the first segment

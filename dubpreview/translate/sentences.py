@@ -44,12 +44,14 @@ def sentence_groups(segments: list[Segment], max_gap_s: float = MAX_GAP_S,
     return groups
 
 
-def split_translation(text: str, weights: list[float]) -> list[str]:
+def split_translation(text: str, weights: list[float], prefer_sentences: bool = False) -> list[str]:
     """``text`` cut into ``len(weights)`` parts at word boundaries, part ``k`` holding about
     ``weights[k] / sum(weights)`` of its characters (the source lines' lengths). A cut moves
     to a clause end (comma, semicolon, colon, dash) within a quarter of a part's length of the
-    proportional point. Parts are never empty while there are as many words as parts; joined
-    with single spaces they give back ``text``'s words in order."""
+    proportional point. With ``prefer_sentences`` (a human subtitle spread over the lines it
+    holds), a cut goes to the sentence end (:data:`SENTENCE_END`) nearest that point wherever
+    one is left for it, before any clause end. Parts are never empty while there are as many
+    words as parts; joined with single spaces they give back ``text``'s words in order."""
     n = len(weights)
     words = text.split()
     if n <= 1 or not words:
@@ -70,7 +72,10 @@ def split_translation(text: str, weights: list[float]) -> list[str]:
         reach = 0.25 * length * max(weights[j], 1e-9) / total
         best = min(range(lo, hi + 1), key=lambda k: abs(ends[k - 1] - want))
         clause = [k for k in range(lo, hi + 1) if CLAUSE_END.search(words[k - 1]) and abs(ends[k - 1] - want) <= reach]
-        if clause:
+        sentence = [k for k in range(lo, hi + 1) if SENTENCE_END.search(words[k - 1])] if prefer_sentences else []
+        if sentence:
+            best = min(sentence, key=lambda k: abs(ends[k - 1] - want))
+        elif clause:
             best = min(clause, key=lambda k: abs(ends[k - 1] - want))
         cuts.append(best)
     bounds = [0, *cuts, len(words)]

@@ -9,10 +9,16 @@ Alignment rules (:func:`assign_cues`), times in seconds:
    nearest segment if the gap between them is at most ``tolerance_s``; equal distances
    go to the earlier segment;
 4. otherwise the cue is *orphaned*: it is left out and reported;
-5. a segment's cues are joined with a space in time order; a segment with no cue gets
-   ``""`` (it is not dubbed) and is reported.
+5. a segment's cues are joined with a space in time order;
+6. a segment that got no cue but lies mostly (more than :data:`HELD_INSIDE` of its time)
+   inside the one cue of a neighbouring segment shares that cue: the cue's text is cut over
+   the run of such segments in proportion to their durations, at sentence ends where it has
+   them (:func:`~dubpreview.translate.sentences.split_translation`). Speech recognition cuts a
+   subtitle's two sentences into two lines ("Sítíš to..." | "Potopený vrák..."), and without
+   this rule the first line was left undubbed while the second spoke both sentences;
+7. a segment still without text gets ``""`` (it is not dubbed) and is reported.
 
-Each cue lands in at most one segment, so no text is ever duplicated.
+Each cue's words land in the segments once, in order, so no text is ever duplicated.
 """
 
 from __future__ import annotations
@@ -27,12 +33,17 @@ from dubpreview.errors import BackendUnavailable
 from dubpreview.integrity.words import join_words
 from dubpreview.records import Segment
 from dubpreview.subtitles import Cue, read_cues
+from dubpreview.translate.sentences import split_translation
 
 TOLERANCE_S = 1.0
 """Default reach (seconds) of rule 3. Subtitle timing conventions add lead-in and
 lead-out of a few hundred milliseconds around speech, and ASR segment edges drift by
 a similar amount, so a cue up to a second away from a line still belongs to it; two
 lines of dialogue further apart than that are rarely one cue."""
+
+
+HELD_INSIDE = 0.5
+"""Share of a segment's time that must lie inside a neighbour's cue for rule 6."""
 
 
 @dataclass
@@ -87,13 +98,43 @@ def assign_cues(segments: list[Segment], cues: list[Cue], tolerance_s: float = T
     return result
 
 
+def segment_texts(segments: list[Segment], cues: list[Cue], assignment: Assignment) -> list[str]:
+    """One text per segment (``segments`` in time order): its cues' texts joined in time
+    order (:func:`~dubpreview.integrity.words.join_words`, rule 5), a cue shared with the
+    segments it holds (rule 6), ``""`` if none (rule 7). Pure."""
+    texts = [join_words([cues[k].text for k in ks]) for ks in assignment.per_segment]
+    taken: set[int] = set()
+
+    def held(j: int, cue: Cue) -> bool:
+        s = segments[j]
+        return (not assignment.per_segment[j] and j not in taken and s.end > s.start
+                and _overlap(cue.start, cue.end, s.start, s.end) > HELD_INSIDE * (s.end - s.start))
+
+    for i, ks in enumerate(assignment.per_segment):
+        if len(ks) != 1:
+            continue
+        cue = cues[ks[0]]
+        lo = hi = i
+        while lo > 0 and held(lo - 1, cue):
+            lo -= 1
+        while hi < len(segments) - 1 and held(hi + 1, cue):
+            hi += 1
+        if lo == hi:
+            continue
+        group = range(lo, hi + 1)
+        parts = split_translation(cue.text, [segments[j].end - segments[j].start for j in group], prefer_sentences=True)
+        for j, part in zip(group, parts):
+            texts[j] = part
+        taken.update(group)
+    return texts
+
+
 def align_cues(segments: list[Segment], cues: list[Cue], tolerance_s: float = TOLERANCE_S) -> list[str]:
-    """One text per segment: its cues' texts joined in time order (:func:`~dubpreview.integrity.words.join_words`), ``""`` if none.
+    """One text per segment by rules 1-7 (:func:`segment_texts`), ``""`` if none.
 
     Orphaned cues are dropped here; use :func:`assign_cues` to see them.
     """
-    assignment = assign_cues(segments, cues, tolerance_s)
-    return [join_words([cues[k].text for k in ks]) for ks in assignment.per_segment]
+    return segment_texts(segments, cues, assign_cues(segments, cues, tolerance_s))
 
 
 def _fmt_span(start: float, end: float) -> str:
@@ -101,11 +142,12 @@ def _fmt_span(start: float, end: float) -> str:
 
 
 def report(segments: list[Segment], cues: list[Cue], assignment: Assignment,
-           tolerance_s: float, source: str) -> list[str]:
-    """Human-readable warnings for segments with no cue and for orphaned cues."""
+           tolerance_s: float, source: str, texts: list[str] | None = None) -> list[str]:
+    """Human-readable warnings for segments left without text (``texts`` from
+    :func:`segment_texts`; without it, segments with no cue) and for orphaned cues."""
     warnings = []
-    for seg, ks in zip(segments, assignment.per_segment):
-        if not ks:
+    for i, (seg, ks) in enumerate(zip(segments, assignment.per_segment)):
+        if not (texts[i].strip() if texts is not None else ks):
             warnings.append(f"{source}: no subtitle for line {seg.id} ({_fmt_span(seg.start, seg.end)}); "
                             f"it will not be dubbed unless you add a translation")
     for k in assignment.orphans:
@@ -155,5 +197,6 @@ class SubtitleImport:
             raise BackendUnavailable(f"the translation file {self.path.name} is in {self.target}, not {target}; "
                                      f"pass a file per target language")
         assignment = assign_cues(segments, self.cues, self.tolerance_s)
-        self.warnings = report(segments, self.cues, assignment, self.tolerance_s, self.path.name)
-        return [join_words([self.cues[k].text for k in ks]) for ks in assignment.per_segment]
+        texts = segment_texts(segments, self.cues, assignment)
+        self.warnings = report(segments, self.cues, assignment, self.tolerance_s, self.path.name, texts)
+        return texts
