@@ -24,6 +24,7 @@ from whisper.normalizers import EnglishTextNormalizer
 
 from dubpreview.asr import common, ct2_to_openai, select
 from dubpreview.asr.base import SAMPLE_RATE
+from dubpreview.asr.clips import flat_clips
 from dubpreview.asr.openai_whisper import checkpoint_path, ensure_checkpoint
 from dubpreview.asr.vad import speech_regions
 from dubpreview.errors import BackendUnavailable, DubError
@@ -169,13 +170,13 @@ def test_long_silence_splits_segments(faster):
 def test_clip_ends_are_held_to_the_audios_last_mel_frame():
     # 110849 samples hold 692 whole mel frames (6.92 s); openai-whisper looped forever on a
     # clip ending at 6.928 s (frame 693): every clip must end inside the content frames
-    flat = common.flat_clips([(0.0, 3.0), (3.5, 6.928)], 110849)
+    flat = flat_clips([(0.0, 3.0), (3.5, 6.928)], 110849)
     assert flat == [0.0, 3.0, 3.5, 6.92]
-    assert common.flat_clips([(0.0, 3.0), (6.921, 6.928)], 110849) == [0.0, 3.0]
+    assert flat_clips([(0.0, 3.0), (6.921, 6.928)], 110849) == [0.0, 3.0]
 
 
 def test_decode_windows_cut_only_between_clips():
-    from dubpreview.asr.common import decode_windows
+    from dubpreview.asr.clips import decode_windows
 
     clips = [(0.5, 3.0), (4.0, 9.5), (10.0, 11.0), (30.0, 31.0), (31.5, 70.0), (71.0, 72.0)]
     windows = decode_windows(clips, window_s=12.0)
@@ -191,7 +192,7 @@ def test_context_windows_hold_every_clip_once_in_order(steps, gap_s, window_s):
     """Speech translation's context windows (property): each clip inside exactly one window,
     windows in order and apart, none longer than ``window_s`` unless it is one clip, and two
     windows are joined only across a pause of at most ``gap_s``."""
-    from dubpreview.asr.common import context_windows
+    from dubpreview.asr.clips import context_windows
 
     clips, t = [], 0.0
     for pause, length in steps:

@@ -5,7 +5,7 @@ Both backends decode only the speech regions found by :mod:`dubpreview.asr.vad` 
 to Whisper as ``clip_timestamps``), so silent audio gives no segments (no hallucinated
 text) and a pause of at least ``min_silence_s`` always ends a segment: no segment spans
 two regions. Speech translation (with the guards on) decodes the clips joined across short
-pauses (:func:`context_windows`), so that each line is translated with its neighbours.
+pauses (:func:`~dubpreview.asr.clips.context_windows`), so that each line is translated with its neighbours.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from dubpreview import languages
 from dubpreview.asr import vad
 from dubpreview.asr.base import SAMPLE_RATE
+from dubpreview.asr.clips import DECODE_WINDOW_S, context_windows, decode_windows, language_id_audio
 from dubpreview.errors import BackendUnavailable, DubError
 from dubpreview.records import Segment, Transcript, Word
 
@@ -38,14 +39,6 @@ nearly every window through the temperature schedule, 2-4x the time, and the sam
 scored no better (``bench/content_results.md``, "context windows": map 37.4 -> 37.8 and
 cabin1 34.7 -> 34.2 chrF with the test off, 40 -> 19 s and 71 -> 19 s). The compression-ratio
 test (loops) and the no-speech test stay on."""
-CONTEXT_GAP_S = 1.5
-"""Speech translation decodes the VAD clips joined across pauses up to this long
-(:func:`context_windows`): Whisper was trained on 30 s windows holding several
-utterances, and a line translated with its neighbours in the window is translated in
-context. On four fillets-ng scenes, clip by clip scored chrF 32.5/30.6/26.5/28.0 (map,
-cabin1, elevator1, cannons; beam 5), context windows 37.8/34.2/27.8/27.4 (``bench/content_results.md``)."""
-CONTEXT_WINDOW_S = 28.0
-"""Longest context window (seconds): inside one Whisper window of 30 s with room for the clip padding."""
 SEED = 0
 """Seed set before every decode (CTranslate2 / torch), so that the sampling of the
 temperature fallback gives the same text run after run (without it the same scene
@@ -130,8 +123,6 @@ def clip_token_budget(seconds: float) -> int:
 HALLUCINATION_SILENCE_S = 2.0
 """``hallucination_silence_threshold`` with the guards on (the value openai/whisper's
 PR #1838 suggests)."""
-LANGUAGE_ID_SECONDS = 30.0
-"""Seconds of speech (regions joined) that language identification looks at: one Whisper window."""
 
 
 @dataclass(frozen=True)
@@ -178,37 +169,6 @@ def speech_clips(audio: np.ndarray, opts: VadOptions) -> list[tuple[float, float
                               threshold=opts.threshold)
 
 
-MEL_HOP = 160
-"""Samples per mel frame of Whisper's feature extractor (10 ms at 16 kHz)."""
-
-
-def flat_clips(clips: list[tuple[float, float]], n_samples: int) -> list[float]:
-    """``[start0, end0, start1, end1, ...]`` in seconds: Whisper's ``clip_timestamps`` for
-    ``n_samples`` of 16 kHz audio. Each end is held to the audio's last whole mel frame
-    (``n_samples // MEL_HOP``) and a clip left empty is dropped: openai-whisper rounds a clip
-    end to frames and loops forever when that is past the audio's content frames (a window of
-    0 frames never advances its seek; found on a LibriVox clip whose VAD region ended at the
-    audio's end, 6.928 s -> frame 693 of 692)."""
-    last = (n_samples // MEL_HOP) * MEL_HOP / SAMPLE_RATE
-    held = [(start, min(end, last)) for start, end in clips]
-    return [t for start, end in held if round(start * SAMPLE_RATE / MEL_HOP) < round(end * SAMPLE_RATE / MEL_HOP)
-            for t in (start, end)]
-
-
-def language_id_audio(audio: np.ndarray, clips: list[tuple[float, float]],
-                      seconds: float = LANGUAGE_ID_SECONDS) -> np.ndarray:
-    """The first ``seconds`` of speech: the clips' samples joined, float32 ``(m,)`` at 16 kHz."""
-    parts, total = [], 0
-    limit = int(seconds * SAMPLE_RATE)
-    for start, end in clips:
-        part = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-        parts.append(part[:limit - total])
-        total += len(parts[-1])
-        if total >= limit:
-            break
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-
 def _clip_of(start: float, end: float, clips: list[tuple[float, float]]) -> tuple[float, float]:
     """The clip holding the middle of ``[start, end]`` (the nearest one when none does)."""
     mid = (start + end) / 2
@@ -221,44 +181,6 @@ def _clamp(t: float, lo: float, hi: float) -> float:
 
 GUARDS_VERSION = 3
 """Bumped when the guards change what a transcript holds (it is part of the cache key)."""
-
-DECODE_WINDOW_S = 600.0
-"""Longest stretch of audio handed to the backend at once (seconds). Both Whisper backends
-compute the log-mel features of all they are given in one piece (faster-whisper's numpy
-STFT held about 3 GB for an hour of audio: ``bench/long_scene.py``), so a longer scene is
-decoded window by window, each cut between two speech clips (in silence)."""
-
-
-def decode_windows(clips: list[tuple[float, float]], window_s: float = DECODE_WINDOW_S
-                   ) -> list[tuple[float, float, list[tuple[float, float]]]]:
-    """Group the speech ``clips`` (seconds, sorted) into windows ``(start, end, clips)``
-    of at most ``window_s`` each (a single clip longer than that is a window of its own);
-    every clip is in exactly one window and windows never cut a clip."""
-    out: list[tuple[float, float, list[tuple[float, float]]]] = []
-    for s, e in clips:
-        if out and e - out[-1][0] <= window_s:
-            out[-1][2].append((s, e))
-            out[-1] = (out[-1][0], e, out[-1][2])
-        else:
-            out.append((s, e, [(s, e)]))
-    return out
-
-
-def context_windows(clips: list[tuple[float, float]], gap_s: float = CONTEXT_GAP_S,
-                    window_s: float = CONTEXT_WINDOW_S) -> list[tuple[float, float]]:
-    """The speech ``clips`` (seconds, sorted) joined into longer clips wherever the pause
-    between two is at most ``gap_s`` and the joined clip stays within ``window_s`` (a clip
-    longer than that on its own stays as it is). Every clip lies inside exactly one window
-    and the windows keep the clips' order. What speech translation decodes (see
-    :data:`CONTEXT_GAP_S`). Pure."""
-    out: list[tuple[float, float]] = []
-    for s, e in clips:
-        if out and s - out[-1][1] <= gap_s and e - out[-1][0] <= window_s:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
 
 def _shifted(seg: Segment, dt: float) -> Segment:
     return replace(seg, start=seg.start + dt, end=seg.end + dt,
@@ -442,7 +364,7 @@ class ClipWhisperTranscriber(ABC):
             if language is None:
                 language, probability = self.detect_language(language_id_audio(audio, clips))
             options = self.options.for_task(task, self.guards)
-            if task == "translate" and self.guards:  # in context (CONTEXT_GAP_S)
+            if task == "translate" and self.guards:  # in context (clips.CONTEXT_GAP_S)
                 clips = context_windows(clips)
             if self.guards and options.max_new_tokens is None:  # each clip its own token budget
                 raw = self._decode_budgeted(audio, language, task, clips, options)

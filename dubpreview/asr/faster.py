@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dubpreview.asr import common
+from dubpreview.asr.clips import flat_clips
 from dubpreview.models import registry
 from dubpreview.records import Segment, Word
 
@@ -58,7 +59,7 @@ class FasterWhisperTranscriber(common.ClipWhisperTranscriber):
                 options: common.DecodeOptions) -> list[Segment]:
         import ctranslate2
 
-        flat = common.flat_clips(clips, len(audio))
+        flat = flat_clips(clips, len(audio))
         if not flat:  # nothing of a whole mel frame left to decode
             return []
         ctranslate2.set_random_seed(common.SEED)  # the fallback's sampling, reproducible

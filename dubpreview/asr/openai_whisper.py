@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dubpreview.asr import common, ct2_to_openai
+from dubpreview.asr.clips import flat_clips
 from dubpreview.errors import DubError
 from dubpreview.models import registry
 from dubpreview.records import Segment, Word
@@ -169,7 +170,7 @@ class OpenAIWhisperTranscriber(common.ClipWhisperTranscriber):
         import torch
         import whisper
 
-        flat = common.flat_clips(clips, len(audio))
+        flat = flat_clips(clips, len(audio))
         if not flat:  # nothing of a whole mel frame left to decode
             return []
         torch.manual_seed(common.SEED)  # the fallback's sampling, reproducible

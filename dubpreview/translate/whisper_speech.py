@@ -5,7 +5,7 @@ languages -> en), so no text MT model is needed for that direction.
 
 With the source language known, the whole scene is translated in one call over its VAD
 speech clips joined across short pauses into context windows
-(:func:`~dubpreview.asr.common.context_windows`), and each piece of English goes to the
+(:func:`~dubpreview.asr.clips.context_windows`), and each piece of English goes to the
 line holding most of its time (:func:`assign_pieces`). A line that no piece falls in
 (none at all, or a piece spread evenly over two lines) is translated on its own: its audio
 slice, with :data:`PAD_S` seconds either side, run through the
