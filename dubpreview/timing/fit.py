@@ -13,9 +13,9 @@ per line. The policy (see the timing section of ``design.md``):
    lateness allowed, and that would end more than ``max_overrun_s`` late at the accepted
    speed, may start up to ``max_overrun_s`` early, as far as the silence before it allows
    and no further than it needs to end within that bound at the accepted speed: its
-   overrun is split over both ends rather than rushed (step 5). The demo's first line,
-   5.2 s of Portuguese for a 2.8 s slot, ended 1.10 s late at 1.27x; from the start of the
-   silence before it, 0.94 s late at 1.22x.
+   overrun is split over both ends rather than rushed (step 5). The demo's first line, in
+   the transcript of 2026-12-06 (5.2 s of Portuguese for a 2.8 s slot), ended 1.10 s late at
+   1.27x; from the start of the silence before it, 0.94 s late at 1.22x.
 3. **Speed up gently**, up to ``accepted_speed`` (peers use 1.15-1.2).
 4. **Push lateness instead of rushing.** A line that would need more than the accepted
    speed may run into the next line's start by up to ``max_lateness_s``; the next line
