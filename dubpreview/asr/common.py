@@ -303,14 +303,20 @@ class ClipWhisperTranscriber(ABC):
         took 12.0 s with Whisper's limit and 8.0 s with 128 tokens, with the same words. Only
         the clip's slice is decoded (features of that slice only), so the cost does not grow
         with the scene's length."""
-        raw: list[Segment] = []
-        for start, end in clips:
-            a, b = int(start * SAMPLE_RATE), min(len(audio), int(np.ceil(end * SAMPLE_RATE)) + 1)
-            lo = a / SAMPLE_RATE
-            part = self._decode(audio[a:b], language, task, [(start - lo, end - lo)],
-                                replace(options, max_new_tokens=clip_token_budget(end - start)))
-            raw += [_shifted(seg, lo) for seg in part]
-        return raw
+        return [seg for start, end in clips
+                for seg in self._decode_slice(audio, language, task, [(start, end)],
+                                              replace(options, max_new_tokens=clip_token_budget(end - start)))]
+
+    def _decode_slice(self, audio: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
+                      options: DecodeOptions) -> list[Segment]:
+        """:meth:`_decode` of ``clips`` (seconds, sorted) on the slice of ``audio`` from the
+        first clip's start to the last one's end only, raw segments shifted back to absolute
+        seconds."""
+        a = int(clips[0][0] * SAMPLE_RATE)
+        b = min(len(audio), int(np.ceil(clips[-1][1] * SAMPLE_RATE)) + 1)
+        lo = a / SAMPLE_RATE
+        part = self._decode(audio[a:b], language, task, [(cs - lo, ce - lo) for cs, ce in clips], options)
+        return [_shifted(seg, lo) for seg in part]
 
     def decode_region(self, audio: np.ndarray, start: float, end: float, language: str,
                       task: str = "transcribe", strict: bool = True) -> list[Segment]:
@@ -371,11 +377,7 @@ class ClipWhisperTranscriber(ABC):
             elif duration <= DECODE_WINDOW_S:
                 raw = self._decode(audio, language, task, clips, options)
             else:  # long scene: bounded feature memory, see DECODE_WINDOW_S
-                raw = []
-                for lo, hi, group in decode_windows(clips):
-                    a, b = int(lo * SAMPLE_RATE), min(len(audio), int(np.ceil(hi * SAMPLE_RATE)) + 1)
-                    lo = a / SAMPLE_RATE
-                    part = self._decode(audio[a:b], language, task, [(cs - lo, ce - lo) for cs, ce in group], options)
-                    raw += [_shifted(seg, lo) for seg in part]
+                raw = [seg for _lo, _hi, group in decode_windows(clips)
+                       for seg in self._decode_slice(audio, language, task, group, options)]
         return Transcript(language=language, language_probability=probability,
                           segments=finish_segments(raw, clips), duration=duration)

@@ -15,8 +15,8 @@ caller mixes the whole programme again.
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
